@@ -1,0 +1,146 @@
+# evio: one GNU Makefile for the three programs, evioctl, tests and the demo.
+#   make            build everything (needs scripts/deps.sh once)
+#   make check      install what is missing, build, run unit + integration tests
+#   make demo       bring up a local overlay in network namespaces
+#   make install    PREFIX=/usr/local DESTDIR=
+#   V=1             show the commands
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+OVS_PREFIX ?= $(CURDIR)/build/ovs
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WERROR  ?= -Werror
+CFLAGS  += -std=gnu11 -Wall -Wextra $(WERROR) -Wno-unused-parameter -D_GNU_SOURCE -Iinclude -MMD -MP
+
+PKGS      := jansson openssl
+NICE_PKGS := nice glib-2.0
+XMPP_PKGS := libstrophe
+OVS_PC    := PKG_CONFIG_PATH=$(OVS_PREFIX)/lib/pkgconfig pkg-config
+
+pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pc_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
+
+BASE_CFLAGS := $(call pc_cflags,$(PKGS))
+BASE_LIBS   := $(call pc_libs,$(PKGS))
+NICE_CFLAGS := $(call pc_cflags,$(NICE_PKGS))
+NICE_LIBS   := $(call pc_libs,$(NICE_PKGS))
+XMPP_CFLAGS := $(call pc_cflags,$(XMPP_PKGS))
+XMPP_LIBS   := $(call pc_libs,$(XMPP_PKGS))
+OVS_CFLAGS   = $(shell $(OVS_PC) --cflags libopenvswitch 2>/dev/null) -I$(OVS_PREFIX)/include/openvswitch
+OVS_LIBS     = $(shell $(OVS_PC) --static --libs libopenvswitch 2>/dev/null) -lpthread -lrt
+
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+# Each component directory builds an archive of everything but its entry
+# points, so unit tests can link the pure modules they test.
+MAINS := overlay/main.c overlay/evioctl.c tincan/main.c switchctl/main.c
+
+LIB_SRC       := $(wildcard lib/*.c)
+OVERLAY_SRC   := $(filter-out $(MAINS),$(wildcard overlay/*.c))
+TINCAN_SRC    := $(filter-out $(MAINS),$(wildcard tincan/*.c))
+SWITCHCTL_SRC := $(filter-out $(MAINS),$(wildcard switchctl/*.c))
+UNIT_SRC      := $(wildcard tests/unit/test_*.c)
+TOOL_SRC      := $(wildcard tests/tools/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+PROGS := $(BUILD)/evio $(BUILD)/evioctl $(BUILD)/evio-tincan $(BUILD)/evio-switchctl
+UNITS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+
+all: $(PROGS)
+
+$(BUILD)/libevio.a: $(call obj,$(LIB_SRC))
+$(BUILD)/overlay.a: $(call obj,$(OVERLAY_SRC))
+$(BUILD)/tincan.a: $(call obj,$(TINCAN_SRC))
+$(BUILD)/switchctl.a: $(call obj,$(SWITCHCTL_SRC))
+$(BUILD)/%.a:
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# per-directory flags: only the files that use a library see its headers
+$(BUILD)/lib/%.o:       EXTRA_CFLAGS = $(BASE_CFLAGS)
+$(BUILD)/overlay/%.o:   EXTRA_CFLAGS = $(BASE_CFLAGS) $(XMPP_CFLAGS)
+$(BUILD)/tincan/%.o:    EXTRA_CFLAGS = $(BASE_CFLAGS) $(NICE_CFLAGS)
+$(BUILD)/switchctl/%.o: EXTRA_CFLAGS = $(BASE_CFLAGS) $(OVS_CFLAGS) -Wno-sign-compare -Wno-missing-field-initializers
+$(BUILD)/tests/%.o:     EXTRA_CFLAGS = $(BASE_CFLAGS) $(NICE_CFLAGS) $(XMPP_CFLAGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
+
+$(BUILD)/evio: $(BUILD)/overlay/main.o $(BUILD)/overlay.a $(BUILD)/libevio.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(XMPP_LIBS) $(BASE_LIBS)
+
+$(BUILD)/evioctl: $(BUILD)/overlay/evioctl.o $(BUILD)/libevio.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
+
+$(BUILD)/evio-tincan: $(BUILD)/tincan/main.o $(BUILD)/tincan.a $(BUILD)/libevio.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(NICE_LIBS) $(BASE_LIBS)
+
+$(BUILD)/evio-switchctl: $(BUILD)/switchctl/main.o $(BUILD)/switchctl.a $(BUILD)/libevio.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(OVS_LIBS) $(BASE_LIBS)
+
+# unit tests link every archive; only the modules a test uses are pulled in
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/overlay.a $(BUILD)/tincan.a $(BUILD)/libevio.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(XMPP_LIBS) $(NICE_LIBS) $(BASE_LIBS)
+
+# test tools (drivers used by integration tests) link the same way
+$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(BUILD)/overlay.a $(BUILD)/tincan.a $(BUILD)/libevio.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(XMPP_LIBS) $(NICE_LIBS) $(BASE_LIBS)
+
+# switchctl objects need libopenvswitch headers: build it first
+$(call obj,$(SWITCHCTL_SRC) switchctl/main.c): | $(OVS_PREFIX)/.built
+
+$(OVS_PREFIX)/.built:
+	scripts/build-libopenvswitch.sh $(CURDIR)/build/ovs-src $(OVS_PREFIX)
+
+deps:
+	scripts/deps.sh
+
+units: $(UNITS) $(TOOLS)
+
+check: deps
+	$(MAKE) all units
+	tests/run.sh $(BUILD)
+
+check-unit: all units
+	tests/run.sh --unit-only $(BUILD)
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh up $(BUILD)
+
+demo-down:
+	scripts/demo.sh down
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 doc/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 doc/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 doc/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+clean:
+	rm -rf $(BUILD)/overlay $(BUILD)/tincan $(BUILD)/switchctl $(BUILD)/lib \
+	  $(BUILD)/tests $(BUILD)/*.a $(PROGS)
+
+.PHONY: all deps units check check-unit demo demo-down install clean
+.DELETE_ON_ERROR:
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,194 @@
+/* The control protocol's codec and line framing (pure; see include/evio/ctl.h
+ * and doc/control-protocol.md). The socket code lives in ctl.c. */
+#include "evio/ctl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Serialises OBJ (stolen) as one compact line ending in '\n'. */
+static char *encode_line(json_t *obj)
+{
+    if (!obj)
+        return NULL;
+    char *text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(obj);
+    if (!text)
+        return NULL;
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (!line) {
+        free(text);
+        return NULL;
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    return line;
+}
+
+static json_t *or_null(json_t *j)
+{
+    return j ? json_incref(j) : json_null();
+}
+
+char *ctl_encode_request(int64_t id, const char *cmd, json_t *args)
+{
+    return encode_line(json_pack("{sI ss so}", "id", (json_int_t)id, "cmd", cmd,
+                                 "args", args ? json_incref(args) : json_object()));
+}
+
+char *ctl_encode_ok(int64_t id, json_t *result)
+{
+    return encode_line(json_pack("{sI sb so}", "id", (json_int_t)id, "ok", 1,
+                                 "result", or_null(result)));
+}
+
+char *ctl_encode_error(int64_t id, const char *error)
+{
+    return encode_line(json_pack("{sI sb ss}", "id", (json_int_t)id, "ok", 0,
+                                 "error", error ? error : "unknown error"));
+}
+
+char *ctl_encode_event(const char *event, json_t *data)
+{
+    return encode_line(json_pack("{ss so}", "event", event, "data", or_null(data)));
+}
+
+void ctl_msg_clear(struct ctl_msg *msg)
+{
+    json_decref(msg->root);
+    memset(msg, 0, sizeof *msg);
+}
+
+static char *fail(struct ctl_msg *msg, const char *what)
+{
+    ctl_msg_clear(msg);
+    return strdup(what);
+}
+
+char *ctl_decode(const char *line, size_t len, struct ctl_msg *msg)
+{
+    memset(msg, 0, sizeof *msg);
+    json_error_t jerr;
+    msg->root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!msg->root) {
+        char *e;
+        if (asprintf(&e, "malformed JSON at column %d: %s", jerr.column, jerr.text) < 0)
+            e = NULL;
+        return e;
+    }
+    if (!json_is_object(msg->root))
+        return fail(msg, "message is not a JSON object");
+
+    json_t *id = json_object_get(msg->root, "id");
+    json_t *cmd = json_object_get(msg->root, "cmd");
+    json_t *ev = json_object_get(msg->root, "event");
+    json_t *ok = json_object_get(msg->root, "ok");
+
+    if (ev) {
+        if (!json_is_string(ev) || !json_string_length(ev))
+            return fail(msg, "event: expected a non-empty string");
+        msg->kind = CTL_MSG_EVENT;
+        msg->name = json_string_value(ev);
+        msg->body = json_object_get(msg->root, "data");
+        if (json_is_null(msg->body))
+            msg->body = NULL;
+        return NULL;
+    }
+    if (!id)
+        return fail(msg, "id: required key missing");
+    if (!json_is_integer(id))
+        return fail(msg, "id: expected integer");
+    msg->id = json_integer_value(id);
+
+    if (cmd) {
+        if (!json_is_string(cmd) || !json_string_length(cmd))
+            return fail(msg, "cmd: expected a non-empty string");
+        msg->kind = CTL_MSG_REQUEST;
+        msg->name = json_string_value(cmd);
+        msg->body = json_object_get(msg->root, "args");
+        if (json_is_null(msg->body))
+            msg->body = NULL;
+        if (msg->body && !json_is_object(msg->body))
+            return fail(msg, "args: expected an object");
+        return NULL;
+    }
+    if (ok) {
+        if (!json_is_boolean(ok))
+            return fail(msg, "ok: expected true or false");
+        msg->kind = CTL_MSG_RESPONSE;
+        msg->ok = json_is_true(ok);
+        if (msg->ok) {
+            msg->body = json_object_get(msg->root, "result");
+            if (json_is_null(msg->body))
+                msg->body = NULL;
+        } else {
+            json_t *e = json_object_get(msg->root, "error");
+            if (!json_is_string(e))
+                return fail(msg, "error: expected string");
+            msg->error = json_string_value(e);
+        }
+        return NULL;
+    }
+    return fail(msg, "message has none of cmd, ok, event");
+}
+
+void ctl_linebuf_init(struct ctl_linebuf *lb, size_t max)
+{
+    memset(lb, 0, sizeof *lb);
+    lb->max = max;
+}
+
+void ctl_linebuf_free(struct ctl_linebuf *lb)
+{
+    free(lb->buf);
+    memset(lb, 0, sizeof *lb);
+}
+
+/* Consumed lines stay at the front of the buffer until the next append moves
+ * the unconsumed tail down, so a line returned by ctl_linebuf_next() stays
+ * valid until then. */
+bool ctl_linebuf_append(struct ctl_linebuf *lb, const void *data, size_t n)
+{
+    if (lb->start) {
+        memmove(lb->buf, lb->buf + lb->start, lb->len - lb->start);
+        lb->len -= lb->start;
+        lb->start = 0;
+    }
+    if (lb->len + n + 1 > lb->cap) {
+        size_t cap = lb->cap ? lb->cap : 4096;
+        while (cap < lb->len + n + 1)
+            cap *= 2;
+        char *p = realloc(lb->buf, cap);
+        if (!p)
+            return false;
+        lb->buf = p;
+        lb->cap = cap;
+    }
+    memcpy(lb->buf + lb->len, data, n);
+    lb->len += n;
+
+    /* every complete line must fit, and so must the unfinished tail */
+    size_t pos = 0;
+    for (;;) {
+        char *nl = memchr(lb->buf + pos, '\n', lb->len - pos);
+        size_t linelen = (nl ? (size_t)(nl - lb->buf) : lb->len) - pos;
+        if (linelen > lb->max)
+            return false;
+        if (!nl)
+            return true;
+        pos = nl - lb->buf + 1;
+    }
+}
+
+char *ctl_linebuf_next(struct ctl_linebuf *lb, size_t *len)
+{
+    char *line = lb->buf + lb->start;
+    char *nl = lb->len > lb->start ? memchr(line, '\n', lb->len - lb->start) : NULL;
+    if (!nl)
+        return NULL;
+    *nl = '\0';
+    *len = nl - line;
+    lb->start = nl - lb->buf + 1;
+    return line;
+}

@@ -1,0 +1,222 @@
+/* evioctl: the one client for the control sockets of evio, evio-tincan and
+ * evio-switchctl. Sends a command, prints the result (JSON, or a readable
+ * table for "status"). */
+#include "evio/ctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVIOCTL_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: evioctl [OPTIONS] COMMAND [ARGS]\n"
+"Talk to a running evio daemon over its control socket.\n"
+"\n"
+"Options:\n"
+"  -s, --socket PATH    control socket to use\n"
+"  -r, --run-dir DIR    run directory of the node (default /run/evio)\n"
+"  -t, --target NAME    evio (default), tincan or switchctl: which daemon\n"
+"                       under the run directory\n"
+"  -j, --json           print results as JSON (status prints a table otherwise)\n"
+"  -T, --timeout MS     how long to wait for the answer (default 5000)\n"
+"  -h, --help           this text\n"
+"  -V, --version        print the version\n"
+"\n"
+"ARGS is one JSON object, or key=value words (values that parse as JSON are\n"
+"taken as JSON, others as strings).\n"
+"\n"
+"Commands of evio: status, peers, links, list-commands, log/set\n"
+"Commands of evio-tincan: node/info, link/stats, link/local, ... (list-commands)\n"
+"Commands of evio-switchctl: bridge/status, fdb/show, ... (list-commands)\n"
+"\n"
+"Exit status: 0 success, 1 the daemon reported an error, 2 usage error,\n"
+"3 the daemon could not be reached.\n");
+}
+
+/* Builds the args object from the words after the command. */
+static json_t *parse_args(int argc, char **argv, char **err)
+{
+    if (argc == 1 && argv[0][0] == '{') {
+        json_error_t jerr;
+        json_t *j = json_loads(argv[0], 0, &jerr);
+        if (!j || !json_is_object(j)) {
+            if (asprintf(err, "arguments: not a JSON object: %s", j ? "" : jerr.text) < 0)
+                *err = NULL;
+            json_decref(j);
+            return NULL;
+        }
+        return j;
+    }
+    json_t *obj = json_object();
+    for (int i = 0; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq || eq == argv[i]) {
+            if (asprintf(err, "argument \"%s\": expected key=value or one JSON object",
+                         argv[i]) < 0)
+                *err = NULL;
+            json_decref(obj);
+            return NULL;
+        }
+        *eq = '\0';
+        json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+        json_object_set_new(obj, argv[i], v ? v : json_string(eq + 1));
+    }
+    return obj;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "-";
+}
+
+static long long jint(json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+static void human_bytes(long long n, char *buf, size_t size)
+{
+    const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double v = n;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void print_status(json_t *r)
+{
+    json_t *x = json_object_get(r, "xmpp");
+    printf("node %s\n", jstr(r, "node_id"));
+    printf("xmpp %s (%s)\n", jstr(x, "state"), jstr(x, "server"));
+
+    size_t i;
+    json_t *h;
+    json_array_foreach(json_object_get(r, "helpers"), i, h)
+        printf("helper %-15s pid %-7lld restarts %lld  %s\n", jstr(h, "name"), jint(h, "pid"),
+               jint(h, "restarts"), jstr(h, "state"));
+
+    json_t *ov;
+    json_array_foreach(json_object_get(r, "overlays"), i, ov) {
+        printf("\noverlay %s  bridge %s  address %s\n", jstr(ov, "name"), jstr(ov, "bridge"),
+               jstr(ov, "ip"));
+        json_t *peers = json_object_get(ov, "peers");
+        printf("  peers seen: %zu\n", json_array_size(peers));
+        size_t j;
+        json_t *p;
+        json_array_foreach(peers, j, p)
+            printf("    %s  %s\n", jstr(p, "node_id"), jstr(p, "state"));
+
+        json_t *links = json_object_get(ov, "links");
+        printf("  links: %zu\n", json_array_size(links));
+        if (!json_array_size(links))
+            continue;
+        printf("    %-32s  %-10s %-12s %-6s %-6s %12s %8s %12s %8s %7s\n", "PEER", "STATE", "TYPE",
+               "LOCAL", "REMOTE", "TX", "FRAMES", "RX", "FRAMES", "AGE");
+        json_t *l;
+        json_array_foreach(links, j, l) {
+            char tx[32], rx[32];
+            human_bytes(jint(l, "tx_bytes"), tx, sizeof tx);
+            human_bytes(jint(l, "rx_bytes"), rx, sizeof rx);
+            printf("    %-32s  %-10s %-12s %-6s %-6s %12s %8lld %12s %8lld %6llds\n",
+                   jstr(l, "peer"), jstr(l, "state"), jstr(l, "edge_type"),
+                   jstr(l, "local_type"), jstr(l, "remote_type"), tx, jint(l, "tx_frames"), rx,
+                   jint(l, "rx_frames"), jint(l, "age_s"));
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "socket", required_argument, NULL, 's' },
+        { "run-dir", required_argument, NULL, 'r' },
+        { "target", required_argument, NULL, 't' },
+        { "json", no_argument, NULL, 'j' },
+        { "timeout", required_argument, NULL, 'T' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *socket_path = NULL, *run_dir = "/run/evio", *target = "evio";
+    bool as_json = false;
+    int timeout = 5000, c;
+
+    while ((c = getopt_long(argc, argv, "+s:r:t:jT:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': socket_path = optarg; break;
+        case 'r': run_dir = optarg; break;
+        case 't': target = optarg; break;
+        case 'j': as_json = true; break;
+        case 'T': timeout = atoi(optarg); break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("evioctl %s\n", EVIOCTL_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(target, "evio") && strcmp(target, "tincan") && strcmp(target, "switchctl")) {
+        fprintf(stderr, "evioctl: --target: expected evio, tincan or switchctl, got \"%s\"\n",
+                target);
+        return 2;
+    }
+    if (timeout <= 0) {
+        fprintf(stderr, "evioctl: --timeout: expected a positive number of milliseconds\n");
+        return 2;
+    }
+
+    char path[4096];
+    if (!socket_path) {
+        snprintf(path, sizeof path, "%s/%s.sock", run_dir, target);
+        socket_path = path;
+    }
+
+    const char *cmd = argv[optind];
+    /* "--json" may also follow the command, as in "evioctl status --json" */
+    int nargs = argc - optind - 1;
+    char **args_v = argv + optind + 1;
+    if (nargs > 0 && !strcmp(args_v[nargs - 1], "--json")) {
+        as_json = true;
+        nargs--;
+    }
+
+    char *err = NULL;
+    json_t *args = parse_args(nargs, args_v, &err);
+    if (!args) {
+        fprintf(stderr, "evioctl: %s\n", err ? err : "bad arguments");
+        free(err);
+        return 2;
+    }
+
+    json_t *result;
+    int rc = ctl_call(socket_path, cmd, args, timeout, &result, &err);
+    json_decref(args);
+    if (rc) {
+        fprintf(stderr, "evioctl: %s\n", err ? err : strerror(rc));
+        free(err);
+        return rc == EPROTO ? 1 : 3;
+    }
+
+    if (!strcmp(cmd, "status") && !strcmp(target, "evio") && !as_json
+        && json_is_object(result)) {
+        print_status(result);
+    } else {
+        char *text = json_dumps(result, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        if (text)
+            puts(text);
+        free(text);
+    }
+    json_decref(result);
+    return 0;
+}
