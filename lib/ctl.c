@@ -504,6 +504,14 @@ void ctl_client_close(struct ctl_client *c)
 {
     if (!c)
         return;
+    /* every request gets an answer, so callers can free what they attached */
+    struct ctl_msg closed = { .kind = CTL_MSG_RESPONSE, .ok = false,
+                              .error = "connection closed" };
+    for (int i = 0; i < c->n_pending; i++) {
+        closed.id = c->pending[i].id;
+        if (c->pending[i].fn)
+            c->pending[i].fn(c->pending[i].aux, &closed);
+    }
     close(c->fd);
     ctl_linebuf_free(&c->in);
     free(c->out.buf);
@@ -644,12 +652,15 @@ int ctl_call(const char *path, const char *cmd, json_t *args, int timeout_ms,
         else
             error = ctl_client_run(c);
     }
-    ctl_client_close(c);
-    if (st.done) {
+    bool answered = st.done;
+    ctl_client_close(c);       /* answers a pending request with "connection closed" */
+    if (answered) {
         *result = st.result;
         *err = st.err;
         return st.err ? EPROTO : 0;
     }
+    json_decref(st.result);
+    free(st.err);
     if (asprintf(err, "%s: %s", path, error == EPIPE ? "connection closed" : strerror(error)) < 0)
         *err = NULL;
     return error;
