@@ -29,7 +29,12 @@ NICE_LIBS   := $(call pc_libs,$(NICE_PKGS))
 XMPP_CFLAGS := $(call pc_cflags,$(XMPP_PKGS))
 XMPP_LIBS   := $(call pc_libs,$(XMPP_PKGS))
 OVS_CFLAGS   = $(shell $(OVS_PC) --cflags libopenvswitch 2>/dev/null) -I$(OVS_PREFIX)/include/openvswitch
-OVS_LIBS     = $(shell $(OVS_PC) --static --libs libopenvswitch 2>/dev/null) -lpthread -lrt
+# libopenvswitch.a defines json_array/json_object/... (clashing silently with
+# jansson's) and log_enabled (clashing with lib/log.c): switchctl links a
+# copy with OVS's names renamed. No .c file includes both jansson and OVS.
+OVS_RENAMES := json_array json_equal json_integer json_object json_real json_string log_enabled
+OVS_LIB      = $(BUILD)/ovs-evio/libopenvswitch.a
+OVS_LIBS     = $(OVS_LIB) -latomic -lm -lssl -lcrypto -lpthread -lrt
 
 ifeq ($(V),1)
 Q :=
@@ -90,12 +95,17 @@ $(BUILD)/evio-tincan: $(BUILD)/tincan/main.o $(BUILD)/tincan.a $(BUILD)/libevio.
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(NICE_LIBS) $(BASE_LIBS)
 
-$(BUILD)/evio-switchctl: $(BUILD)/switchctl/main.o $(BUILD)/switchctl.a $(BUILD)/libevio.a
+$(BUILD)/evio-switchctl: $(BUILD)/switchctl/main.o $(BUILD)/switchctl.a $(BUILD)/libevio.a $(OVS_LIB)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(OVS_LIBS) $(BASE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter-out $(OVS_LIB),$^) $(OVS_LIBS) $(BASE_LIBS)
+
+$(OVS_LIB): $(OVS_PREFIX)/.built
+	@mkdir -p $(dir $@)
+	$(call say,OBJCOPY,$@)
+	$(Q)objcopy $(foreach s,$(OVS_RENAMES),--redefine-sym $(s)=ovs_$(s)) $(OVS_PREFIX)/lib/libopenvswitch.a $@
 
 # unit tests link every archive; only the modules a test uses are pulled in
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/overlay.a $(BUILD)/tincan.a $(BUILD)/libevio.a
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/overlay.a $(BUILD)/tincan.a $(BUILD)/switchctl.a $(BUILD)/libevio.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(XMPP_LIBS) $(NICE_LIBS) $(BASE_LIBS)
 

@@ -1,0 +1,209 @@
+/* evio-switchctl's control commands: argument checking and JSON shaping
+ * only; the work is done by bridge.c (ports) and l2switch.c (state). */
+#include "control.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evio/ctl.h"
+#include "evio/log.h"
+#include "bridge.h"
+#include "l2switch.h"
+
+#define MOD "control"
+
+static json_t *control_fail(struct control_ctx *ctx, char **err, const char *fmt, const char *a)
+{
+    ctx->bad_requests++;
+    if (asprintf(err, fmt, a) < 0)
+        *err = NULL;
+    return NULL;
+}
+
+/* Reads the optional string member KEY of ARGS. Returns false (with *ERR
+ * set) when it is present but not a string, or required and missing. */
+static bool control_string(struct control_ctx *ctx, json_t *args, const char *key,
+                           bool required, const char **out, char **err)
+{
+    json_t *v = args ? json_object_get(args, key) : NULL;
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (required) {
+            control_fail(ctx, err, "%s: required (string)", key);
+            return false;
+        }
+        return true;
+    }
+    if (!json_is_string(v)) {
+        control_fail(ctx, err, "%s: expected string", key);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
+
+static bool control_args_object(struct control_ctx *ctx, json_t *args, char **err)
+{
+    if (args && !json_is_object(args) && !json_is_null(args)) {
+        control_fail(ctx, err, "args: expected an object%s", "");
+        return false;
+    }
+    return true;
+}
+
+static struct l2switch *control_switch(struct control_ctx *ctx, const char *overlay, char **err)
+{
+    for (size_t i = 0; i < ctx->n_switches; i++)
+        if (!strcmp(l2switch_overlay(ctx->switches[i]), overlay))
+            return ctx->switches[i];
+    control_fail(ctx, err, "overlay: no overlay \"%s\" in this node's configuration", overlay);
+    return NULL;
+}
+
+static json_t *control_port_json(const struct bridge_port *p)
+{
+    return json_pack("{s:s, s:i, s:s?, s:b, s:I, s:I, s:I, s:I}",
+                     "port", p->name, "ofport", (int)p->ofport,
+                     "peer", p->peer[0] ? p->peer : NULL,
+                     "internal", p->internal,
+                     "rx_packets", (json_int_t)p->rx_packets,
+                     "tx_packets", (json_int_t)p->tx_packets,
+                     "rx_bytes", (json_int_t)p->rx_bytes,
+                     "tx_bytes", (json_int_t)p->tx_bytes);
+}
+
+static json_t *control_switch_stats(const struct l2switch *sw)
+{
+    const struct l2switch_stats *s = l2switch_stats(sw);
+    unsigned long rx, bad, txd, dropped = 0;
+    l2switch_channel_stats(sw, &rx, &bad, &txd);
+    for (size_t i = 0; i < sizeof s->dropped / sizeof s->dropped[0]; i++)
+        dropped += s->dropped[i];
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                     "packet_ins", (json_int_t)s->packet_ins,
+                     "unicast", (json_int_t)s->unicast,
+                     "flooded", (json_int_t)s->flooded,
+                     "dropped", (json_int_t)dropped,
+                     "macs_learned", (json_int_t)s->learned,
+                     "macs_moved", (json_int_t)s->moved,
+                     "openflow_bad_msgs", (json_int_t)bad,
+                     "openflow_tx_dropped", (json_int_t)txd);
+}
+
+static json_t *control_bridge_status(void *aux, json_t *args, struct ctl_conn *conn, char **err)
+{
+    struct control_ctx *ctx = aux;
+    const char *only;
+    if (!control_args_object(ctx, args, err) || !control_string(ctx, args, "overlay", false, &only, err))
+        return NULL;
+    if (only && !control_switch(ctx, only, err))
+        return NULL;
+    json_t *bridges = json_array();
+    for (size_t i = 0; i < ctx->n_switches; i++) {
+        const struct l2switch *sw = ctx->switches[i];
+        if (only && strcmp(only, l2switch_overlay(sw)))
+            continue;
+        const char *dp = bridge_db_datapath_type(ctx->db, l2switch_bridge(sw));
+        json_t *ports = json_array();
+        size_t n;
+        const struct bridge_port *p = l2switch_ports(sw, &n);
+        for (size_t j = 0; j < n; j++)
+            if (!p[j].internal)
+                json_array_append_new(ports, control_port_json(&p[j]));
+        json_array_append_new(bridges, json_pack(
+            "{s:s, s:s, s:s?, s:b, s:s, s:o, s:o}",
+            "overlay", l2switch_overlay(sw), "bridge", l2switch_bridge(sw),
+            "datapath_type", dp, "exists", dp != NULL,
+            "openflow", l2switch_openflow_state(sw),
+            "ports", ports, "stats", control_switch_stats(sw)));
+    }
+    return json_pack("{s:o, s:b, s:I}", "bridges", bridges,
+                     "ovsdb_connected", bridge_db_connected(ctx->db),
+                     "bad_requests", (json_int_t)ctx->bad_requests);
+}
+
+static json_t *control_port_add(void *aux, json_t *args, struct ctl_conn *conn, char **err)
+{
+    struct control_ctx *ctx = aux;
+    const char *overlay, *port, *peer;
+    if (!control_args_object(ctx, args, err)
+        || !control_string(ctx, args, "overlay", true, &overlay, err)
+        || !control_string(ctx, args, "port", true, &port, err)
+        || !control_string(ctx, args, "peer", true, &peer, err))
+        return NULL;
+    struct l2switch *sw = control_switch(ctx, overlay, err);
+    if (!sw)
+        return NULL;
+    if (bridge_db_port_add(ctx->db, l2switch_bridge(sw), port, peer, err)) {
+        ctx->bad_requests++;
+        return NULL;
+    }
+    size_t n;
+    const struct bridge_port *p = l2switch_ports(sw, &n);
+    int ofport = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(p[i].name, port))
+            ofport = (int)p[i].ofport;
+    return json_pack("{s:i}", "ofport", ofport);
+}
+
+static json_t *control_port_remove(void *aux, json_t *args, struct ctl_conn *conn, char **err)
+{
+    struct control_ctx *ctx = aux;
+    const char *overlay, *port;
+    if (!control_args_object(ctx, args, err)
+        || !control_string(ctx, args, "overlay", true, &overlay, err)
+        || !control_string(ctx, args, "port", true, &port, err))
+        return NULL;
+    struct l2switch *sw = control_switch(ctx, overlay, err);
+    if (!sw)
+        return NULL;
+    if (bridge_db_port_remove(ctx->db, l2switch_bridge(sw), port, err)) {
+        ctx->bad_requests++;
+        return NULL;
+    }
+    return json_object();
+}
+
+static json_t *control_fdb_show(void *aux, json_t *args, struct ctl_conn *conn, char **err)
+{
+    struct control_ctx *ctx = aux;
+    const char *only;
+    if (!control_args_object(ctx, args, err) || !control_string(ctx, args, "overlay", false, &only, err))
+        return NULL;
+    if (only && !control_switch(ctx, only, err))
+        return NULL;
+    long long now = l2switch_now_ms();
+    json_t *entries = json_array();
+    for (size_t i = 0; i < ctx->n_switches; i++) {
+        struct l2switch *sw = ctx->switches[i];
+        if (only && strcmp(only, l2switch_overlay(sw)))
+            continue;
+        const struct fdb *f = l2switch_fdb(sw);
+        size_t pos = 0;
+        const struct fdb_entry *e;
+        while ((e = fdb_next(f, &pos)) != NULL) {
+            char mac[18];
+            fdb_format_mac(e->mac, mac);
+            const char *name = l2switch_port_name(sw, e->port);
+            json_array_append_new(entries, json_pack(
+                "{s:s, s:s, s:s?, s:i, s:s?, s:I}",
+                "overlay", l2switch_overlay(sw), "mac", mac, "port", name,
+                "ofport", (int)e->port, "peer", e->peer[0] ? e->peer : "local",
+                "age_s", (json_int_t)((now - e->last_seen_ms) / 1000)));
+        }
+    }
+    return json_pack("{s:o}", "entries", entries);
+}
+
+void control_register(struct ctl_server *srv, struct control_ctx *ctx)
+{
+    ctl_server_register(srv, "bridge/status", "{\"overlay\"?}", control_bridge_status, ctx);
+    ctl_server_register(srv, "port/add", "{\"overlay\", \"port\", \"peer\"}",
+                        control_port_add, ctx);
+    ctl_server_register(srv, "port/remove", "{\"overlay\", \"port\"}", control_port_remove, ctx);
+    ctl_server_register(srv, "fdb/show", "{\"overlay\"?}", control_fdb_show, ctx);
+    log_debug(MOD, "control commands registered");
+}

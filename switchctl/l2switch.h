@@ -1,0 +1,52 @@
+/* evio-switchctl's switch for one overlay: ties the bridge's ports (from
+ * bridge.c), its OpenFlow channel (ofchannel.c), the learning table (fdb.c)
+ * and the forwarding decision (flood.c) together, and keeps the internal
+ * port's address and MTU set. */
+#ifndef SWITCHCTL_L2SWITCH_H
+#define SWITCHCTL_L2SWITCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bridge.h"
+#include "fdb.h"
+#include "flood.h"
+
+struct config_overlay;
+struct l2switch;
+
+struct l2switch_stats {
+    unsigned long packet_ins;
+    unsigned long unicast;          /* sent to one learned port (and a flow installed) */
+    unsigned long flooded;
+    unsigned long dropped[FLOOD_DROP_SAME_PORT + 1];    /* by flood_drop_reason */
+    unsigned long learned, moved;
+};
+
+/* Creates the switch of overlay OV on a bridge declared in DB (which must
+ * outlive it). Returns NULL on allocation failure. */
+struct l2switch *l2switch_create(const struct config_overlay *ov, struct bridge_db *db);
+void l2switch_destroy(struct l2switch *);           /* accepts NULL */
+
+/* Call after bridge_db_run() on every main-loop iteration. */
+void l2switch_run(struct l2switch *);
+void l2switch_wait(struct l2switch *);
+
+const char *l2switch_overlay(const struct l2switch *);
+const char *l2switch_bridge(const struct l2switch *);
+const char *l2switch_openflow_state(const struct l2switch *);
+const struct l2switch_stats *l2switch_stats(const struct l2switch *);
+/* Counters of the OpenFlow channel: messages, bad messages, send drops. */
+void l2switch_channel_stats(const struct l2switch *, unsigned long *rx_msgs,
+                            unsigned long *bad_msgs, unsigned long *tx_dropped);
+
+/* The port list as last read from the database. */
+const struct bridge_port *l2switch_ports(const struct l2switch *, size_t *n);
+/* Name of the port with OpenFlow number OFPORT, or NULL. */
+const char *l2switch_port_name(const struct l2switch *, uint32_t ofport);
+
+/* Drops aged entries, then returns the learning table for a walk. */
+const struct fdb *l2switch_fdb(struct l2switch *);
+long long l2switch_now_ms(void);
+
+#endif

@@ -1,0 +1,81 @@
+/* The DTLS 1.2 engine of one link: OpenSSL over a callback BIO, so it owns no
+ * socket and no timer. Datagrams go in with dtls_input(), datagrams to send
+ * and decrypted application records come out through callbacks; the caller
+ * runs the retransmission timer from dtls_timeout_ms(). */
+#ifndef TINCAN_DTLS_H
+#define TINCAN_DTLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cert.h"
+
+/* Largest application record (the DTLS plaintext limit). */
+#define DTLS_MAX_RECORD 16384
+/* Largest handshake datagram: fits a 1500-byte path with room for IP, UDP
+ * and a TURN header. */
+#define DTLS_HANDSHAKE_MTU 1200
+
+#define DTLS_STATUSES(X)        \
+    X(HANDSHAKING, "handshaking") \
+    X(ESTABLISHED, "established") \
+    X(FAILED,      "failed")      \
+    X(CLOSED,      "closed")
+
+enum dtls_status {
+#define DTLS_ENUM(name, str) DTLS_##name,
+    DTLS_STATUSES(DTLS_ENUM)
+#undef DTLS_ENUM
+};
+const char *dtls_status_name(enum dtls_status);
+
+struct dtls_ctx;   /* per node: the certificate and the TLS policy */
+struct dtls;       /* per link */
+
+struct dtls_callbacks {
+    /* one datagram to send to the peer (borrowed for the call) */
+    void (*output)(void *aux, const uint8_t *data, size_t len);
+    /* one decrypted application record (borrowed for the call) */
+    void (*deliver)(void *aux, const uint8_t *data, size_t len);
+};
+
+/* Returns NULL and sets *ERR (malloc'd) on failure. CERT must outlive it. */
+struct dtls_ctx *dtls_ctx_new(const struct cert *, char **err);
+void dtls_ctx_free(struct dtls_ctx *);   /* accepts NULL */
+
+/* A session; CLIENT sends the first flight (dtls_start). The handshake only
+ * succeeds if the peer's certificate hashes (SHA-256 over DER) to PEER_FP. */
+struct dtls *dtls_new(struct dtls_ctx *, bool client, const uint8_t peer_fp[CERT_FP_LEN],
+                      const struct dtls_callbacks *, void *aux);
+void dtls_free(struct dtls *);           /* accepts NULL; sends nothing */
+
+/* Client: sends the ClientHello. Server: no-op. */
+void dtls_start(struct dtls *);
+/* Sends close_notify if established; the session is CLOSED afterwards. */
+void dtls_close(struct dtls *);
+
+enum dtls_input_result {
+    DTLS_IN_OK,        /* consumed: handshake progress or records delivered */
+    DTLS_IN_DROPPED,   /* an application record that did not authenticate,
+                          a replay, or garbage: discarded */
+};
+/* Feeds one received datagram. Delivers application records through the
+ * deliver callback; may send datagrams and change the status. */
+enum dtls_input_result dtls_input(struct dtls *, const uint8_t *data, size_t len);
+
+/* Encrypts LEN bytes (<= DTLS_MAX_RECORD) as one record and outputs it.
+ * Returns false unless established. */
+bool dtls_send(struct dtls *, const void *data, size_t len);
+
+/* Milliseconds until dtls_handle_timeout() is due, or -1 for no timer. */
+long dtls_timeout_ms(struct dtls *);
+void dtls_handle_timeout(struct dtls *);
+
+enum dtls_status dtls_get_status(const struct dtls *);
+/* Why the session failed or closed ("fingerprint mismatch", ...), or "". */
+const char *dtls_reason(const struct dtls *);
+/* The negotiated cipher suite name, or "" before the handshake is done. */
+const char *dtls_cipher(const struct dtls *);
+
+#endif

@@ -1,0 +1,88 @@
+/* One link's ICE agent (RFC 5245/8445 over UDP, trickled): the only part of
+ * evio-tincan that knows libnice. One stream, one component; candidates are
+ * exchanged as SDP "a=candidate:" lines. */
+#ifndef TINCAN_ICE_H
+#define TINCAN_ICE_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ICE_STATES(X)                  \
+    X(DISCONNECTED, "disconnected")    \
+    X(GATHERING,    "gathering")       \
+    X(CONNECTING,   "connecting")      \
+    X(CONNECTED,    "connected")       \
+    X(READY,        "ready")           \
+    X(FAILED,       "failed")
+
+enum ice_state {
+#define ICE_ENUM(name, str) ICE_##name,
+    ICE_STATES(ICE_ENUM)
+#undef ICE_ENUM
+};
+const char *ice_state_name(enum ice_state);
+
+struct ice_server {
+    char ip[INET_ADDRSTRLEN];   /* resolved IPv4 address */
+    uint16_t port;
+    const char *user, *password;   /* TURN; borrowed from the config */
+};
+
+struct ice_params {
+    bool controlling;
+    bool relay_only;
+    const struct ice_server *stun;   /* NULL: no STUN server */
+    const struct ice_server *turn;
+    int n_turn;
+    /* the only local addresses to gather on (IPv4, dotted quad) */
+    const char (*local_addrs)[INET_ADDRSTRLEN];
+    int n_local;
+};
+
+struct ice_callbacks {
+    void (*candidate)(void *aux, const char *sdp);   /* a new local candidate */
+    void (*gathering_done)(void *aux);
+    void (*state)(void *aux, enum ice_state);
+    void (*recv)(void *aux, const uint8_t *data, size_t len);   /* borrowed */
+};
+
+struct ice_pair {
+    char local_type[8], remote_type[8];   /* host|srflx|prflx|relay */
+    char local_addr[64], remote_addr[64]; /* "ip:port" */
+};
+
+#define ICE_MAX_REMOTE_CANDIDATES 64
+
+struct ice;
+
+/* Creates the agent and its stream. Returns NULL with *ERR (malloc'd). */
+struct ice *ice_new(const struct ice_params *, const struct ice_callbacks *, void *aux,
+                    char **err);
+/* Starts gathering; candidates trickle out through the callback. */
+bool ice_gather(struct ice *, char **err);
+const char *ice_local_ufrag(const struct ice *);
+const char *ice_local_pwd(const struct ice *);
+
+/* Sets the peer's credentials (once; the same values again are accepted).
+ * Candidates added before are applied now. Returns false with *ERR. */
+bool ice_set_remote_credentials(struct ice *, const char *ufrag, const char *pwd, char **err);
+/* Adds one trickled remote candidate ("a=candidate:..." or without "a=").
+ * Returns false with *ERR (malloc'd) if it does not parse. */
+bool ice_add_remote_candidate(struct ice *, const char *sdp, char **err);
+/* The peer says it has no more candidates: ICE may now fail for good. */
+void ice_remote_gathering_done(struct ice *);
+
+/* Sends one datagram on the selected pair; false if there is none yet or
+ * the socket refused it. */
+bool ice_send(struct ice *, const uint8_t *data, size_t len);
+/* Fills *P with the selected pair; false until one is selected. */
+bool ice_selected_pair(const struct ice *, struct ice_pair *p);
+enum ice_state ice_get_state(const struct ice *);
+
+/* Detaches every callback, releases TURN allocations (asynchronously, on the
+ * default main context) and frees. Accepts NULL. */
+void ice_free(struct ice *);
+
+#endif

@@ -1,0 +1,546 @@
+/* One link of evio-tincan (see link.h): the frame pump TAP <-> DTLS <-> ICE,
+ * liveness, timeouts and counters. All of it runs on GLib's default main
+ * context; nothing here blocks. */
+#include "link.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <glib.h>
+
+#include "dtls.h"
+#include "evio/config.h"
+#include "evio/log.h"
+#include "ice.h"
+#include "tap.h"
+#include "underlay.h"
+
+#define LINK_MOD "tincan"
+
+#define ETH_HLEN_ 14
+#define VLAN_HLEN_ 4
+/* An application record shorter than an Ethernet header is not a frame:
+ * the peer's keepalive. */
+#define LINK_KEEPALIVE_BYTE 0x00
+
+#define LINK_KEEPALIVE_US   (1 * G_USEC_PER_SEC)   /* send one if idle that long */
+#define LINK_SILENT_US      (5 * G_USEC_PER_SEC)   /* then the peer is gone */
+#define LINK_CONNECT_S      30                     /* to come up at all */
+#define LINK_TICK_MS        250                    /* liveness check while up */
+#define LINK_TAP_BATCH      64                     /* frames per TAP wakeup */
+#define LINK_TAP_BUF        65536                  /* any frame a TAP can hold */
+#define LINK_MAX_LOCAL_CANDS 32
+
+struct link_counters {
+    uint64_t tx_bytes, rx_bytes, tx_frames, rx_frames;
+    uint64_t drop_oversize, drop_tap, drop_decrypt;
+    uint64_t bad_candidates, keepalive_tx, keepalive_rx;
+};
+
+struct link {
+    char id[LINK_ID_MAX + 1];
+    const struct link_env *env;
+    enum link_state state;
+    char reason[160];
+    bool controlling;
+    int mtu;
+    uint8_t peer_fp[CERT_FP_LEN];
+
+    struct tap tap;
+    struct ice *ice;
+    struct dtls *dtls;
+    bool dtls_started;
+
+    guint tap_watch, connect_timer, dtls_timer, tick_timer;
+
+    char *cands[LINK_MAX_LOCAL_CANDS];
+    int n_cands;
+    bool gathering_done;
+
+    int64_t created_us, up_us, end_us, last_tx_us, last_rx_us;
+    struct link_counters c;
+
+    uint8_t buf[LINK_TAP_BUF];   /* the one frame buffer for TAP reads */
+};
+
+const char *link_state_name(enum link_state s)
+{
+    switch (s) {
+#define LINK_NAME(name, str) case LINK_##name: return str;
+    LINK_STATES(LINK_NAME)
+#undef LINK_NAME
+    }
+    return "?";
+}
+
+bool link_id_valid(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > LINK_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = id[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+              || ch == '.' || ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+static void link_emit(struct link *l, const char *event, json_t *data)
+{
+    if (data) {
+        l->env->event(l->env->aux, event, data);
+        json_decref(data);
+    }
+}
+
+static void link_source_remove(guint *id)
+{
+    if (*id)
+        g_source_remove(*id);
+    *id = 0;
+}
+
+/* The one place a link changes state: checks the transition, logs it,
+ * stamps the time and tells the subscribers. */
+static void link_set_state(struct link *l, enum link_state s, const char *reason)
+{
+    if (l->state == s || l->state == LINK_FAILED)
+        return;   /* failed is terminal: the agent removes and re-creates */
+    int64_t now = g_get_monotonic_time();
+    snprintf(l->reason, sizeof l->reason, "%s", reason ? reason : "");
+    log_info(LINK_MOD, "link %s: %s -> %s%s%s", l->id, link_state_name(l->state),
+             link_state_name(s), *l->reason ? ": " : "", l->reason);
+    l->state = s;
+    if (s == LINK_UP) {
+        l->up_us = now;
+        l->last_rx_us = l->last_tx_us = now;
+        link_source_remove(&l->connect_timer);
+    } else if (s == LINK_FAILED) {
+        l->end_us = now;
+        link_source_remove(&l->connect_timer);
+        link_source_remove(&l->dtls_timer);
+        link_source_remove(&l->tick_timer);
+    }
+    link_emit(l, "link/state", json_pack("{s:s, s:s, s:s}", "link_id", l->id, "state",
+                                         link_state_name(s), "reason", l->reason));
+}
+
+/* ---- DTLS side ------------------------------------------------------- */
+
+static gboolean link_on_tick(gpointer data);
+static void link_dtls_schedule(struct link *l);
+
+/* Reacts to whatever the last DTLS call did to the session. */
+static void link_dtls_check(struct link *l)
+{
+    switch (dtls_get_status(l->dtls)) {
+    case DTLS_ESTABLISHED:
+        if (l->state == LINK_CONNECTING) {
+            link_source_remove(&l->dtls_timer);
+            link_set_state(l, LINK_UP, "");
+            l->tick_timer = g_timeout_add(LINK_TICK_MS, link_on_tick, l);
+        }
+        return;
+    case DTLS_HANDSHAKING:
+        link_dtls_schedule(l);
+        return;
+    case DTLS_FAILED:
+    case DTLS_CLOSED:
+        link_set_state(l, LINK_FAILED, dtls_reason(l->dtls));
+        return;
+    }
+}
+
+static gboolean link_on_dtls_timer(gpointer data)
+{
+    struct link *l = data;
+    l->dtls_timer = 0;
+    dtls_handle_timeout(l->dtls);
+    link_dtls_check(l);
+    return G_SOURCE_REMOVE;
+}
+
+static void link_dtls_schedule(struct link *l)
+{
+    link_source_remove(&l->dtls_timer);
+    long ms = dtls_timeout_ms(l->dtls);
+    if (ms >= 0 && l->state == LINK_CONNECTING)
+        l->dtls_timer = g_timeout_add((guint)(ms > 0 ? ms : 1), link_on_dtls_timer, l);
+}
+
+static void link_dtls_output(void *aux, const uint8_t *data, size_t len)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
+    struct link *l = aux;
+    if (!ice_send(l->ice, data, len) && l->state == LINK_UP)
+        log_warn_rl(&rl, LINK_MOD, "link %s: send of %zu bytes failed", l->id, len);
+}
+
+static size_t link_max_frame(const struct link *l, const uint8_t *frame, size_t len)
+{
+    size_t max = (size_t)l->mtu + ETH_HLEN_;
+    if (len >= ETH_HLEN_) {
+        unsigned type = (unsigned)frame[12] << 8 | frame[13];
+        if (type == 0x8100 || type == 0x88a8)   /* 802.1Q / 802.1ad tag */
+            max += VLAN_HLEN_;
+    }
+    return max;
+}
+
+/* A decrypted record from the peer: a frame for the TAP or a keepalive. */
+static void link_dtls_deliver(void *aux, const uint8_t *data, size_t len)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
+    struct link *l = aux;
+    l->last_rx_us = g_get_monotonic_time();
+    if (len < ETH_HLEN_) {
+        l->c.keepalive_rx++;
+        return;
+    }
+    if (l->state != LINK_UP) {
+        l->c.drop_tap++;
+        return;
+    }
+    if (len > link_max_frame(l, data, len)) {
+        l->c.drop_oversize++;
+        log_warn_rl(&rl, LINK_MOD, "link %s: dropped a %zu-byte frame from the peer (mtu %d)",
+                    l->id, len, l->mtu);
+        return;
+    }
+    ssize_t n = write(l->tap.fd, data, len);
+    if (n == (ssize_t)len) {
+        l->c.rx_frames++;
+        l->c.rx_bytes += len;
+    } else {
+        /* EAGAIN: the kernel's queue is full, which is a drop like any NIC's */
+        l->c.drop_tap++;
+    }
+}
+
+/* ---- ICE side -------------------------------------------------------- */
+
+static void link_ice_candidate(void *aux, const char *sdp)
+{
+    struct link *l = aux;
+    if (l->n_cands < LINK_MAX_LOCAL_CANDS) {
+        char *s = strdup(sdp);
+        if (s)
+            l->cands[l->n_cands++] = s;
+    }
+    link_emit(l, "link/candidate", json_pack("{s:s, s:s}", "link_id", l->id, "candidate", sdp));
+}
+
+static void link_ice_gathering_done(void *aux)
+{
+    struct link *l = aux;
+    l->gathering_done = true;
+    log_debug(LINK_MOD, "link %s: gathering done, %d candidates", l->id, l->n_cands);
+    link_emit(l, "link/gathering_done", json_pack("{s:s}", "link_id", l->id));
+}
+
+static void link_ice_state(void *aux, enum ice_state s)
+{
+    struct link *l = aux;
+    log_debug(LINK_MOD, "link %s: ice %s", l->id, ice_state_name(s));
+    if (s == ICE_FAILED) {
+        link_set_state(l, LINK_FAILED, "ice failed");
+        return;
+    }
+    if ((s == ICE_CONNECTED || s == ICE_READY) && l->controlling && !l->dtls_started
+        && l->state == LINK_CONNECTING) {
+        l->dtls_started = true;
+        dtls_start(l->dtls);
+        link_dtls_check(l);
+    }
+}
+
+static void link_ice_recv(void *aux, const uint8_t *data, size_t len)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
+    struct link *l = aux;
+    if (l->state == LINK_FAILED)
+        return;
+    if (dtls_input(l->dtls, data, len) == DTLS_IN_DROPPED) {
+        l->c.drop_decrypt++;
+        log_warn_rl(&rl, LINK_MOD, "link %s: dropped a %zu-byte datagram that did not "
+                    "authenticate", l->id, len);
+    }
+    link_dtls_check(l);
+}
+
+/* ---- TAP side -------------------------------------------------------- */
+
+static gboolean link_on_tap(gint fd, GIOCondition cond, gpointer data)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
+    struct link *l = data;
+    /* bounded, so one busy link cannot starve control work or other links */
+    for (int i = 0; i < LINK_TAP_BATCH; i++) {
+        ssize_t n = read(fd, l->buf, sizeof l->buf);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            log_warn(LINK_MOD, "link %s: reading %s: %m", l->id, l->tap.name);
+            l->tap_watch = 0;
+            link_set_state(l, LINK_FAILED, "tap error");
+            return G_SOURCE_REMOVE;
+        }
+        size_t len = (size_t)n;
+        if (len < ETH_HLEN_ || l->state != LINK_UP) {
+            l->c.drop_tap++;
+            continue;
+        }
+        if (len > link_max_frame(l, l->buf, len) || len > DTLS_MAX_RECORD) {
+            l->c.drop_oversize++;
+            log_warn_rl(&rl, LINK_MOD, "link %s: dropped a %zu-byte frame from %s (mtu %d)",
+                        l->id, len, l->tap.name, l->mtu);
+            continue;
+        }
+        if (!dtls_send(l->dtls, l->buf, len)) {
+            l->c.drop_tap++;
+            link_dtls_check(l);
+            continue;
+        }
+        l->c.tx_frames++;
+        l->c.tx_bytes += len;
+        l->last_tx_us = g_get_monotonic_time();
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* ---- timers ---------------------------------------------------------- */
+
+static gboolean link_on_tick(gpointer data)
+{
+    struct link *l = data;
+    int64_t now = g_get_monotonic_time();
+    if (now - l->last_rx_us >= LINK_SILENT_US) {
+        l->tick_timer = 0;
+        link_set_state(l, LINK_FAILED, "peer silent");
+        return G_SOURCE_REMOVE;
+    }
+    if (now - l->last_tx_us >= LINK_KEEPALIVE_US) {
+        static const uint8_t ka = LINK_KEEPALIVE_BYTE;
+        if (dtls_send(l->dtls, &ka, 1))
+            l->c.keepalive_tx++;
+        l->last_tx_us = now;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean link_on_connect_timeout(gpointer data)
+{
+    struct link *l = data;
+    l->connect_timer = 0;
+    link_set_state(l, LINK_FAILED, "connect timeout");
+    return G_SOURCE_REMOVE;
+}
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+static char *link_errf(const char *fmt, const char *arg)
+{
+    char *s = NULL;
+    if (asprintf(&s, fmt, arg) < 0)
+        s = NULL;
+    return s;
+}
+
+static bool link_start_ice(struct link *l, const struct link_params *p, char **err)
+{
+    const char *skip[64];
+    int n_skip = 0;
+    skip[n_skip++] = l->tap.name;
+    for (int i = 0; i < p->n_other_taps && n_skip < (int)G_N_ELEMENTS(skip); i++)
+        skip[n_skip++] = p->other_taps[i];
+    struct underlay_filter f = { .cfg = l->env->cfg, .extra = skip, .n_extra = n_skip };
+    char addrs[UNDERLAY_MAX_ADDRS][INET_ADDRSTRLEN];
+    struct ice_server stun, turn[8];
+    bool stun_ok = false;
+
+    struct ice_params ip = {
+        .controlling = p->controlling,
+        .local_addrs = addrs,
+        .n_local = underlay_addrs(&f, addrs, UNDERLAY_MAX_ADDRS),
+    };
+    if (l->env->cfg) {
+        ip.relay_only = l->env->cfg->relay_only;
+        ip.n_turn = underlay_servers(l->env->cfg, &stun, &stun_ok, turn, 8);
+        ip.turn = turn;
+        ip.stun = stun_ok ? &stun : NULL;
+    }
+    static const struct ice_callbacks cbs = {
+        .candidate = link_ice_candidate,
+        .gathering_done = link_ice_gathering_done,
+        .state = link_ice_state,
+        .recv = link_ice_recv,
+    };
+    l->ice = ice_new(&ip, &cbs, l, err);
+    return l->ice != NULL;
+}
+
+struct link *link_create(const struct link_env *env, const struct link_params *p, char **err)
+{
+    *err = NULL;
+    if (!link_id_valid(p->id)) {
+        *err = link_errf("link_id: expected 1..64 of [A-Za-z0-9._-], got \"%.80s\"", p->id);
+        return NULL;
+    }
+    if (p->mtu < LINK_MTU_MIN || p->mtu > LINK_MTU_MAX) {
+        *err = link_errf("mtu: expected integer %s", "576..9000");
+        return NULL;
+    }
+    struct link *l = calloc(1, sizeof *l);
+    if (!l) {
+        *err = link_errf("link: %s", "out of memory");
+        return NULL;
+    }
+    snprintf(l->id, sizeof l->id, "%s", p->id);
+    l->env = env;
+    l->state = LINK_CONNECTING;
+    l->controlling = p->controlling;
+    l->mtu = p->mtu;
+    memcpy(l->peer_fp, p->peer_fp, CERT_FP_LEN);
+    l->tap.fd = -1;
+    l->created_us = g_get_monotonic_time();
+
+    if (tap_open(&l->tap, p->tap, p->mtu, err))
+        goto fail;
+    static const struct dtls_callbacks dcbs = { link_dtls_output, link_dtls_deliver };
+    l->dtls = dtls_new(env->dtls, p->controlling, p->peer_fp, &dcbs, l);
+    if (!l->dtls) {
+        *err = link_errf("link: %s", "cannot create the DTLS session");
+        goto fail;
+    }
+    if (!link_start_ice(l, p, err))
+        goto fail;
+    l->tap_watch = g_unix_fd_add(l->tap.fd, G_IO_IN, link_on_tap, l);
+    l->connect_timer = g_timeout_add_seconds(LINK_CONNECT_S, link_on_connect_timeout, l);
+    log_info(LINK_MOD, "link %s: created on %s, %s, mtu %d", l->id, l->tap.name,
+             l->controlling ? "controlling" : "controlled", l->mtu);
+    if (!ice_gather(l->ice, err))
+        goto fail;
+    return l;
+
+fail:
+    link_destroy(l);
+    return NULL;
+}
+
+void link_destroy(struct link *l)
+{
+    if (!l)
+        return;
+    link_source_remove(&l->tap_watch);
+    link_source_remove(&l->connect_timer);
+    link_source_remove(&l->dtls_timer);
+    link_source_remove(&l->tick_timer);
+    if (l->dtls && l->ice)
+        dtls_close(l->dtls);   /* close_notify lets the peer fail the link at once */
+    ice_free(l->ice);
+    dtls_free(l->dtls);
+    tap_close(&l->tap);
+    for (int i = 0; i < l->n_cands; i++)
+        free(l->cands[i]);
+    log_info(LINK_MOD, "link %s: removed", l->id);
+    free(l);
+}
+
+const char *link_id(const struct link *l) { return l->id; }
+const char *link_tap(const struct link *l) { return l->tap.name; }
+enum link_state link_get_state(const struct link *l) { return l->state; }
+
+bool link_remote_credentials(struct link *l, const char *ufrag, const char *pwd, char **err)
+{
+    return ice_set_remote_credentials(l->ice, ufrag, pwd, err);
+}
+
+bool link_remote_candidate(struct link *l, const char *sdp, char **err)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
+    if (ice_add_remote_candidate(l->ice, sdp, err))
+        return true;
+    l->c.bad_candidates++;
+    log_warn_rl(&rl, LINK_MOD, "link %s: bad remote candidate: %s", l->id,
+                *err ? *err : "?");
+    return false;
+}
+
+void link_remote_gathering_done(struct link *l)
+{
+    ice_remote_gathering_done(l->ice);
+}
+
+/* ---- JSON views ------------------------------------------------------ */
+
+json_t *link_created_json(const struct link *l)
+{
+    char mac[18];
+    tap_mac_format(l->tap.mac, mac);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "link_id", l->id, "tap", l->tap.name,
+                     "mac", mac, "fingerprint", l->env->cert->fp_str,
+                     "ufrag", ice_local_ufrag(l->ice), "pwd", ice_local_pwd(l->ice));
+}
+
+json_t *link_local_json(const struct link *l)
+{
+    json_t *cands = json_array();
+    for (int i = 0; i < l->n_cands; i++)
+        json_array_append_new(cands, json_string(l->cands[i]));
+    return json_pack("{s:s, s:s, s:s, s:o, s:b}", "link_id", l->id,
+                     "ufrag", ice_local_ufrag(l->ice), "pwd", ice_local_pwd(l->ice),
+                     "candidates", cands, "gathering_done", l->gathering_done);
+}
+
+json_t *link_stats_json(const struct link *l)
+{
+    char mac[18];
+    tap_mac_format(l->tap.mac, mac);
+    struct ice_pair pair;
+    if (!ice_selected_pair(l->ice, &pair))
+        memset(&pair, 0, sizeof pair);
+    int64_t now = g_get_monotonic_time();
+    int64_t end = l->end_us ? l->end_us : now;
+    const struct link_counters *c = &l->c;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:i}",
+                          "link_id", l->id, "tap", l->tap.name, "mac", mac,
+                          "state", link_state_name(l->state), "reason", l->reason,
+                          "controlling", l->controlling, "mtu", l->mtu);
+    json_t *more = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                             "local_type", pair.local_type, "remote_type", pair.remote_type,
+                             "local_addr", pair.local_addr, "remote_addr", pair.remote_addr,
+                             "ice_state", ice_state_name(ice_get_state(l->ice)),
+                             "dtls_state", dtls_status_name(dtls_get_status(l->dtls)),
+                             "cipher", dtls_cipher(l->dtls));
+    json_t *counters = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                                 "tx_bytes", (json_int_t)c->tx_bytes,
+                                 "rx_bytes", (json_int_t)c->rx_bytes,
+                                 "tx_frames", (json_int_t)c->tx_frames,
+                                 "rx_frames", (json_int_t)c->rx_frames,
+                                 "drop_oversize", (json_int_t)c->drop_oversize,
+                                 "drop_tap", (json_int_t)c->drop_tap,
+                                 "drop_decrypt", (json_int_t)c->drop_decrypt,
+                                 "bad_candidates", (json_int_t)c->bad_candidates,
+                                 "keepalive_tx", (json_int_t)c->keepalive_tx,
+                                 "keepalive_rx", (json_int_t)c->keepalive_rx,
+                                 "age_s", (json_int_t)((now - l->created_us) / G_USEC_PER_SEC),
+                                 "up_s", (json_int_t)(l->up_us ? (end - l->up_us)
+                                                                 / G_USEC_PER_SEC : 0));
+    if (!o || !more || !counters) {
+        json_decref(o);
+        json_decref(more);
+        json_decref(counters);
+        return NULL;
+    }
+    json_object_update(o, more);
+    json_object_update(o, counters);
+    json_decref(more);
+    json_decref(counters);
+    return o;
+}
