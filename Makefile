@@ -106,11 +106,13 @@ $(OVS_LIB): $(OVS_PREFIX)/.built
 
 # unit tests link every archive; only the modules a test uses are pulled in
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/overlay.a $(BUILD)/tincan.a $(BUILD)/switchctl.a $(BUILD)/libevio.a
+	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(XMPP_LIBS) $(NICE_LIBS) $(BASE_LIBS)
 
 # test tools (drivers used by integration tests) link the same way
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(BUILD)/overlay.a $(BUILD)/tincan.a $(BUILD)/libevio.a
+	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(XMPP_LIBS) $(NICE_LIBS) $(BASE_LIBS)
 

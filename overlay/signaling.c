@@ -1,0 +1,812 @@
+/* XMPP signalling session (signaling.h) on libstrophe: connection and
+ * reconnection, MUC room membership per overlay, payload delivery. The node
+ * agent decides what to say; this file only knows who is there and carries
+ * the words. Only file in evio that includes strophe.h. */
+#include "signaling.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <strophe.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "evio/config.h"
+#include "evio/log.h"
+#include "evio/nodeid.h"
+
+#define SIG_LOG "xmpp"
+
+#define SIG_NS_MUC      "http://jabber.org/protocol/muc"
+#define SIG_NS_MUC_USER "http://jabber.org/protocol/muc#user"
+#define SIG_NS_HINTS    "urn:xmpp:hints"
+
+#define SIG_BACKOFF_MIN_MS    1000
+#define SIG_BACKOFF_MAX_MS    60000
+#define SIG_STABLE_MS         30000   /* online this long: the next failure starts backoff over */
+#define SIG_CONNECT_LIMIT_MS  30000   /* TCP + TLS + SASL + bind must finish within this */
+#define SIG_IDLE_MS           1000    /* longest sleep we allow the agent */
+#define SIG_BUSY_MS           10      /* sleep while libstrophe waits for writability */
+#define SIG_CLOSE_WAIT_MS     1000    /* destroy waits this long for a clean close */
+/* A server going down closes its sessions one by one, so the room announces
+ * peers leaving just before our own stream ends. Departures wait this long:
+ * if our session drops meanwhile, the next join's roster decides instead. */
+#define SIG_LEAVE_GRACE_MS    2000
+/* After a server outage peers come back at their own backoff's pace (up to
+ * SIG_BACKOFF_MAX_MS apart): one missing from the roster when we rejoin is
+ * given this long to reappear before it is reported gone. */
+#define SIG_REJOIN_GRACE_MS   (SIG_BACKOFF_MAX_MS + SIG_CONNECT_LIMIT_MS)
+/* libstrophe reads at most 4 KiB per xmpp_run_once; a 16 KiB TLS record can
+ * leave 12 KiB decrypted inside OpenSSL where poll() cannot see it. After the
+ * socket looks empty, this many more rounds drain such a record. */
+#define SIG_DRAIN_ROUNDS      4
+#define SIG_RUN_MAX_ROUNDS    256     /* bound one run's work; the next run goes on */
+
+#define SIG_TCP_KEEPIDLE   30   /* seconds: a dead server is noticed in ~1 minute */
+#define SIG_TCP_KEEPINTVL  10
+#define SIG_TCP_KEEPCNT    3
+
+static const char *const sig_state_names[] = {
+    [SIG_BACKOFF] = "backoff",
+    [SIG_CONNECTING] = "connecting",
+    [SIG_ONLINE] = "online",
+};
+
+const char *sig_state_name(enum sig_state st)
+{
+    return (unsigned) st < sizeof sig_state_names / sizeof sig_state_names[0]
+           ? sig_state_names[st] : "?";
+}
+
+/* An occupant of a room. SEEN is cleared when we (re)join so that occupants
+ * who left while we were away can be reported once the roster is complete.
+ * LEAVE_AT is when to report it gone unless it reappears (0: present). */
+struct sig_peer {
+    struct nodeid id;
+    bool seen;
+    int64_t leave_at;
+};
+
+struct sig_room {
+    char overlay[33];          /* config limits names to 32 characters */
+    char *jid;                  /* "overlay@muc_domain" */
+    struct sig_peer *peers;     /* sorted by id */
+    size_t n_peers, cap;
+    bool joined;                /* our own presence came back */
+};
+
+struct sig_session {
+    /* configuration, copied */
+    char *host;
+    uint16_t port;
+    char *jid;                  /* with a resource */
+    char *domain;               /* the JID's domain, for messages */
+    char *password;
+    enum xmpp_tls_mode tls;
+    char *ca_file;
+    char node_id[NODEID_HEX_LEN + 1];
+    struct sig_room rooms[CONFIG_MAX_OVERLAYS];
+    int n_rooms;
+    struct sig_callbacks cb;
+    void *aux;
+
+    /* libstrophe */
+    xmpp_ctx_t *ctx;
+    xmpp_conn_t *conn;          /* NULL in BACKOFF once released */
+    xmpp_log_t logger;
+    int fd;
+
+    /* state */
+    enum sig_state state;
+    int64_t state_since;        /* ms, monotonic */
+    int64_t retry_at;           /* BACKOFF: when to connect again */
+    int backoff_ms;             /* next backoff's upper bound */
+    bool flush_wanted;          /* send() queued data: run soon */
+    bool cert_rejected;         /* this attempt failed TLS verification */
+    char lib_error[160];        /* libstrophe's last warning of this attempt */
+    uint64_t rng;
+    struct sig_stats stats;
+};
+
+/* libstrophe's certificate-failure and socket callbacks carry no user data.
+ * They only run inside our own calls into libstrophe, which set this for
+ * their duration, so it always names the session they belong to. */
+static struct sig_session *sig_active;
+
+static int64_t sig_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t sig_random(struct sig_session *s)   /* xorshift64*, for jitter only */
+{
+    s->rng ^= s->rng >> 12;
+    s->rng ^= s->rng << 25;
+    s->rng ^= s->rng >> 27;
+    return (uint32_t) ((s->rng * 0x2545f4914f6cdd1dULL) >> 32);
+}
+
+static bool sig_is_node_id(const char *s)
+{
+    size_t i;
+    for (i = 0; s[i]; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return i == NODEID_HEX_LEN;
+}
+
+/* ---- state -------------------------------------------------------------- */
+
+/* The one place the state changes: logs, stamps, tells the agent. WHY is
+ * reported when going down. */
+static void sig_set_state(struct sig_session *s, enum sig_state next, const char *why)
+{
+    enum sig_state prev = s->state;
+    if (prev == next)
+        return;
+    s->state = next;
+    s->state_since = sig_now_ms();
+    s->stats.state = next;
+
+    if (next == SIG_BACKOFF) {
+        snprintf(s->stats.last_error, sizeof s->stats.last_error, "%s", why);
+        int span = s->backoff_ms / 2;
+        int delay = span + (int) (sig_random(s) % (unsigned) (span + 1));
+        s->retry_at = s->state_since + delay;
+        s->backoff_ms = s->backoff_ms * 2 > SIG_BACKOFF_MAX_MS ? SIG_BACKOFF_MAX_MS
+                                                                : s->backoff_ms * 2;
+        s->fd = -1;
+        log_info(SIG_LOG, "%s -> %s: %s; retrying in %d.%03d s", sig_state_name(prev),
+                 sig_state_name(next), why, delay / 1000, delay % 1000);
+    } else {
+        log_info(SIG_LOG, "%s -> %s%s%s", sig_state_name(prev), sig_state_name(next),
+                 why ? ": " : "", why ? why : "");
+    }
+
+    if (next == SIG_ONLINE && s->cb.state)
+        s->cb.state(s->aux, true, "online");
+    else if (next == SIG_BACKOFF && s->cb.state)
+        s->cb.state(s->aux, false, why);
+}
+
+/* ---- rooms and occupants ------------------------------------------------ */
+
+/* Index of ID in ROOM's sorted peers, or where it would go (*FOUND false). */
+static size_t sig_peer_find(const struct sig_room *room, const struct nodeid *id, bool *found)
+{
+    size_t lo = 0, hi = room->n_peers;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = nodeid_cmp(&room->peers[mid].id, id);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static void sig_peer_remove(struct sig_session *s, struct sig_room *room, size_t i)
+{
+    char hex[NODEID_HEX_LEN + 1];
+    nodeid_format(&room->peers[i].id, hex);
+    memmove(&room->peers[i], &room->peers[i + 1],
+            (room->n_peers - i - 1) * sizeof room->peers[0]);
+    room->n_peers--;
+    s->stats.peers--;
+    log_info(SIG_LOG, "%s: peer %s left", room->overlay, hex);
+    if (s->cb.peer_left)
+        s->cb.peer_left(s->aux, room->overlay, hex);
+}
+
+static void sig_peer_present(struct sig_session *s, struct sig_room *room, const char *nick)
+{
+    struct nodeid id;
+    bool found;
+
+    if (!nodeid_parse(nick, &id))
+        return;
+    size_t i = sig_peer_find(room, &id, &found);
+    if (found && room->peers[i].seen)
+        return;   /* a status update from someone already reported */
+    if (!found) {
+        if (room->n_peers == room->cap) {
+            size_t cap = room->cap ? room->cap * 2 : 16;
+            struct sig_peer *p = realloc(room->peers, cap * sizeof *p);
+            if (!p) {
+                log_error(SIG_LOG, "%s: out of memory tracking peer %s", room->overlay, nick);
+                return;
+            }
+            room->peers = p;
+            room->cap = cap;
+        }
+        memmove(&room->peers[i + 1], &room->peers[i], (room->n_peers - i) * sizeof *room->peers);
+        room->peers[i].id = id;
+        room->n_peers++;
+        s->stats.peers++;
+        log_info(SIG_LOG, "%s: peer %s joined", room->overlay, nick);
+    }
+    room->peers[i].seen = true;
+    room->peers[i].leave_at = 0;
+    if (s->cb.peer_joined)
+        s->cb.peer_joined(s->aux, room->overlay, nick);
+}
+
+/* Reports the departures whose grace period is over. Only while online: once
+ * our own session dropped, the next join's roster settles them. */
+static void sig_sweep_departures(struct sig_session *s)
+{
+    int64_t now = sig_now_ms();
+    for (int r = 0; r < s->n_rooms && s->state == SIG_ONLINE; r++) {
+        struct sig_room *room = &s->rooms[r];
+        for (size_t i = room->n_peers; i-- > 0;)
+            if (room->peers[i].leave_at && now >= room->peers[i].leave_at)
+                sig_peer_remove(s, room, i);
+    }
+}
+
+/* Our own presence closes the roster of a join: whoever we knew from before
+ * a reconnect and did not see again has left meanwhile, or has not yet come
+ * back from the same outage. */
+static void sig_room_joined(struct sig_session *s, struct sig_room *room)
+{
+    size_t missing = 0;
+    if (room->joined)
+        return;
+    room->joined = true;
+    for (size_t i = 0; i < room->n_peers; i++) {
+        if (!room->peers[i].seen && !room->peers[i].leave_at) {
+            room->peers[i].leave_at = sig_now_ms() + SIG_REJOIN_GRACE_MS;
+            missing++;
+        }
+    }
+    log_info(SIG_LOG, "%s: joined room %s; %zu peers present, %zu awaited", room->overlay,
+             room->jid, room->n_peers - missing, missing);
+}
+
+/* Splits a room occupant's JID "room@muc/nick": returns the room and points
+ * *NICK into FROM, or NULL if FROM is not in one of our rooms. */
+static struct sig_room *sig_room_of(struct sig_session *s, const char *from, const char **nick)
+{
+    const char *slash = from ? strchr(from, '/') : NULL;
+    if (!slash)
+        return NULL;
+    size_t bare = (size_t) (slash - from);
+    for (int i = 0; i < s->n_rooms; i++) {
+        if (strlen(s->rooms[i].jid) == bare && !strncasecmp(s->rooms[i].jid, from, bare)) {
+            *nick = slash + 1;
+            return &s->rooms[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- stanzas ------------------------------------------------------------ */
+
+/* Adds a child element NAME (in NS, if given) to PARENT and returns it
+ * (owned by PARENT), or NULL when out of memory. */
+static xmpp_stanza_t *sig_child(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name,
+                                const char *ns)
+{
+    xmpp_stanza_t *c = xmpp_stanza_new(ctx);
+    if (!c)
+        return NULL;
+    if (xmpp_stanza_set_name(c, name) != XMPP_EOK || (ns && xmpp_stanza_set_ns(c, ns) != XMPP_EOK)
+        || xmpp_stanza_add_child(parent, c) != XMPP_EOK) {
+        xmpp_stanza_release(c);
+        return NULL;
+    }
+    xmpp_stanza_release(c);   /* the parent holds it now */
+    return c;
+}
+
+static bool sig_has_status(xmpp_stanza_t *x, const char *code)
+{
+    for (xmpp_stanza_t *c = x ? xmpp_stanza_get_children(x) : NULL; c; c = xmpp_stanza_get_next(c)) {
+        const char *name = xmpp_stanza_get_name(c);
+        const char *v = xmpp_stanza_get_attribute(c, "code");
+        if (name && v && !strcmp(name, "status") && !strcmp(v, code))
+            return true;
+    }
+    return false;
+}
+
+/* The defined condition of an error stanza ("conflict"), for logs. */
+static const char *sig_error_condition(xmpp_stanza_t *stanza)
+{
+    xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(stanza, "error");
+    for (xmpp_stanza_t *c = err ? xmpp_stanza_get_children(err) : NULL; c;
+         c = xmpp_stanza_get_next(c)) {
+        const char *name = xmpp_stanza_get_name(c);
+        if (xmpp_stanza_is_tag(c) && name && strcmp(name, "text"))
+            return name;
+    }
+    return "unknown error";
+}
+
+static int sig_on_presence(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 5);
+    struct sig_session *s = userdata;
+    const char *nick = NULL;
+    struct sig_room *room = sig_room_of(s, xmpp_stanza_get_from(stanza), &nick);
+    const char *type = xmpp_stanza_get_type(stanza);
+
+    if (!room)
+        return 1;   /* not about our rooms (a contact's presence, say) */
+    if (type && !strcmp(type, "error")) {
+        log_error(SIG_LOG, "%s: cannot join room %s as %s: %s", room->overlay, room->jid,
+                  s->node_id, sig_error_condition(stanza));
+        return 1;
+    }
+
+    bool gone = type && !strcmp(type, "unavailable");
+    xmpp_stanza_t *x = xmpp_stanza_get_child_by_name_and_ns(stanza, "x", SIG_NS_MUC_USER);
+    if (sig_has_status(x, "110") || !strcmp(nick, s->node_id)) {
+        if (!sig_has_status(x, "110"))
+            return 1;   /* another session of ours under the same nick */
+        if (gone) {
+            room->joined = false;
+            log_warn(SIG_LOG, "%s: removed from room %s; rejoining after the next reconnect",
+                     room->overlay, room->jid);
+        } else {
+            sig_room_joined(s, room);
+        }
+        return 1;
+    }
+    if (!sig_is_node_id(nick)) {
+        log_warn_rl(&rl, SIG_LOG, "%s: ignoring occupant whose nick is not a node id",
+                    room->overlay);
+        return 1;
+    }
+    if (gone) {
+        struct nodeid id;
+        bool found;
+        nodeid_parse(nick, &id);
+        size_t i = sig_peer_find(room, &id, &found);
+        if (found && !room->peers[i].leave_at)
+            room->peers[i].leave_at = sig_now_ms() + SIG_LEAVE_GRACE_MS;
+    } else {
+        sig_peer_present(s, room, nick);
+    }
+    return 1;
+}
+
+static int sig_on_message(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 5);
+    struct sig_session *s = userdata;
+    const char *from = xmpp_stanza_get_from(stanza);
+    const char *type = xmpp_stanza_get_type(stanza);
+    xmpp_stanza_t *ev = xmpp_stanza_get_child_by_name_and_ns(stanza, "evio", SIG_NS);
+    const char *nick = NULL;
+
+    if (!ev)
+        return 1;   /* room subjects, chat from humans: not ours to count */
+    if (type && !strcmp(type, "error")) {
+        /* the server bounced what we sent, typically because the peer left */
+        s->stats.bounced++;
+        log_debug(SIG_LOG, "message to %s bounced: %s", from ? from : "?",
+                  sig_error_condition(stanza));
+        return 1;
+    }
+    struct sig_room *room = sig_room_of(s, from, &nick);
+    if (!room || !sig_is_node_id(nick) || !strcmp(nick, s->node_id)) {
+        s->stats.dropped++;
+        log_warn_rl(&rl, SIG_LOG, "dropped signalling message from a non-occupant");
+        return 1;
+    }
+    char *text = xmpp_stanza_get_text(ev);
+    size_t len = text ? strlen(text) : 0;
+    if (!text || len > SIG_MAX_PAYLOAD) {
+        s->stats.dropped++;
+        log_warn_rl(&rl, SIG_LOG, "%s: dropped %s message from %s (%zu bytes, limit %d)",
+                    room->overlay, text ? "oversized" : "empty", nick, len, SIG_MAX_PAYLOAD);
+    } else {
+        s->stats.received++;
+        if (s->cb.message)
+            s->cb.message(s->aux, room->overlay, nick, text, len);
+    }
+    if (text)
+        xmpp_free(s->ctx, text);
+    return 1;
+}
+
+static void sig_join_rooms(struct sig_session *s)
+{
+    xmpp_stanza_t *p = xmpp_presence_new(s->ctx);   /* become available */
+    if (p) {
+        xmpp_send(s->conn, p);
+        xmpp_stanza_release(p);
+    }
+    for (int i = 0; i < s->n_rooms; i++) {
+        struct sig_room *room = &s->rooms[i];
+        char to[512];
+        room->joined = false;
+        for (size_t j = 0; j < room->n_peers; j++) {
+            room->peers[j].seen = false;
+            room->peers[j].leave_at = 0;
+        }
+
+        snprintf(to, sizeof to, "%s/%s", room->jid, s->node_id);
+        p = xmpp_presence_new(s->ctx);
+        xmpp_stanza_t *x = p ? sig_child(s->ctx, p, "x", SIG_NS_MUC) : NULL;
+        xmpp_stanza_t *h = x ? sig_child(s->ctx, x, "history", NULL) : NULL;
+        if (!h || xmpp_stanza_set_to(p, to) != XMPP_EOK
+            || xmpp_stanza_set_attribute(h, "maxstanzas", "0") != XMPP_EOK) {
+            log_error(SIG_LOG, "%s: out of memory joining %s", room->overlay, room->jid);
+        } else {
+            xmpp_send(s->conn, p);
+            log_debug(SIG_LOG, "%s: joining %s", room->overlay, to);
+        }
+        if (p)
+            xmpp_stanza_release(p);
+    }
+}
+
+/* ---- connection --------------------------------------------------------- */
+
+static int sig_on_certfail(const xmpp_tlscert_t *cert, const char *const errormsg)
+{
+    struct sig_session *s = sig_active;
+    const char *subject = xmpp_tlscert_get_string(cert, XMPP_CERT_SUBJECT);
+    const char *issuer = xmpp_tlscert_get_string(cert, XMPP_CERT_ISSUER);
+
+    log_error(SIG_LOG, "TLS certificate of %s not trusted (%s; subject %s, issuer %s): "
+              "refusing to connect", s ? s->domain : "the server",
+              errormsg ? errormsg : "verification failed", subject ? subject : "?",
+              issuer ? issuer : "?");
+    if (s) {
+        s->cert_rejected = true;
+        snprintf(s->lib_error, sizeof s->lib_error, "TLS certificate of %s not trusted (%s)",
+                 s->domain, errormsg ? errormsg : "verification failed");
+    }
+    return 0;   /* never connect to a server we cannot verify */
+}
+
+static int sig_on_socket(xmpp_conn_t *conn, void *sock)
+{
+    int fd = *(int *) sock;
+    int on = 1, idle = SIG_TCP_KEEPIDLE, intvl = SIG_TCP_KEEPINTVL, cnt = SIG_TCP_KEEPCNT;
+
+    if (sig_active)
+        sig_active->fd = fd;
+    /* the agent forks evio-tincan and evio-switchctl: keep the socket ours */
+    fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on)
+        || setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle)
+        || setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl)
+        || setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt))
+        log_warn(SIG_LOG, "cannot enable TCP keepalive: %s", strerror(errno));
+    return 0;
+}
+
+/* RFC 6120 4.9.3 condition names, in libstrophe's enum order. */
+static const char *sig_stream_error_name(xmpp_error_type_t t)
+{
+    static const char *const names[] = {
+        "bad-format", "bad-namespace-prefix", "conflict", "connection-timeout", "host-gone",
+        "host-unknown", "improper-addressing", "internal-server-error", "invalid-from",
+        "invalid-id", "invalid-namespace", "invalid-xml", "not-authorized", "policy-violation",
+        "remote-connection-failed", "resource-constraint", "restricted-xml", "see-other-host",
+        "system-shutdown", "undefined-condition", "unsupported-encoding",
+        "unsupported-stanza-type", "unsupported-version", "xml-not-well-formed",
+    };
+    return (unsigned) t < sizeof names / sizeof names[0] ? names[t] : "unknown";
+}
+
+static void sig_on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+                        xmpp_stream_error_t *stream_error, void *userdata)
+{
+    struct sig_session *s = userdata;
+    char why[200];
+
+    if (event == XMPP_CONN_CONNECT) {
+        s->lib_error[0] = '\0';
+        sig_set_state(s, SIG_ONLINE, xmpp_conn_is_secured(conn) ? "TLS" : "no TLS");
+        sig_join_rooms(s);
+        return;
+    }
+    if (event == XMPP_CONN_RAW_CONNECT)
+        return;
+
+    if (s->cert_rejected || (s->lib_error[0] && !stream_error && !error))
+        snprintf(why, sizeof why, "%s", s->lib_error);
+    else if (stream_error)
+        snprintf(why, sizeof why, "server closed the stream: %s%s%s%s",
+                 sig_stream_error_name(stream_error->type), stream_error->text ? " (" : "",
+                 stream_error->text ? stream_error->text : "", stream_error->text ? ")" : "");
+    else if (error)
+        snprintf(why, sizeof why, "%s", strerror(error));
+    else
+        snprintf(why, sizeof why, s->state == SIG_ONLINE ? "connection closed"
+                                                         : "connection attempt failed");
+    if (s->state == SIG_ONLINE && s->state_since + SIG_STABLE_MS <= sig_now_ms())
+        s->backoff_ms = SIG_BACKOFF_MIN_MS;
+    /* the conn is released by sig_session_run, outside libstrophe's frames */
+    sig_set_state(s, SIG_BACKOFF, why);
+}
+
+static void sig_log(void *userdata, xmpp_log_level_t level, const char *area, const char *msg)
+{
+    struct sig_session *s = userdata;
+
+    if (level >= XMPP_LEVEL_WARN && !s->cert_rejected)
+        snprintf(s->lib_error, sizeof s->lib_error, "%s: %s", area, msg);
+    if (!log_enabled(SIG_LOG, LOG_DEBUG))
+        return;
+    /* SASL PLAIN carries the password (base64 is not secrecy) */
+    if (strstr(msg, "urn:ietf:params:xml:ns:xmpp-sasl"))
+        msg = "[SASL exchange not logged]";
+    log_debug(SIG_LOG, "%s: %s", area, msg);
+}
+
+static void sig_release_conn(struct sig_session *s)
+{
+    if (s->conn) {
+        xmpp_conn_release(s->conn);
+        s->conn = NULL;
+    }
+    s->fd = -1;
+}
+
+/* A fresh conn per attempt: nothing of a dead stream's state survives. */
+static void sig_connect(struct sig_session *s)
+{
+    long flags = XMPP_CONN_FLAG_DISABLE_SM;   /* see below */
+
+    sig_release_conn(s);
+    s->cert_rejected = false;
+    s->lib_error[0] = '\0';
+    if (s->stats.last_error[0])
+        s->stats.reconnects++;
+    sig_set_state(s, SIG_CONNECTING, NULL);
+
+    /* Stream management would keep a dead session "hibernating" on the server
+     * and our room presence with it: peers would not see us leave. */
+    switch (s->tls) {
+    case XMPP_TLS_REQUIRED: flags |= XMPP_CONN_FLAG_MANDATORY_TLS; break;
+    case XMPP_TLS_DIRECT:   flags |= XMPP_CONN_FLAG_LEGACY_SSL; break;
+    case XMPP_TLS_NONE:     flags |= XMPP_CONN_FLAG_DISABLE_TLS; break;
+    }
+
+    s->conn = xmpp_conn_new(s->ctx);
+    if (!s->conn || xmpp_conn_set_flags(s->conn, flags) != XMPP_EOK) {
+        sig_set_state(s, SIG_BACKOFF, "cannot create an XMPP connection");
+        return;
+    }
+    xmpp_conn_set_jid(s->conn, s->jid);
+    xmpp_conn_set_pass(s->conn, s->password);
+    if (s->ca_file)
+        xmpp_conn_set_cafile(s->conn, s->ca_file);
+    xmpp_conn_set_certfail_handler(s->conn, sig_on_certfail);
+    xmpp_conn_set_sockopt_callback(s->conn, sig_on_socket);
+    xmpp_handler_add(s->conn, sig_on_presence, NULL, "presence", NULL, s);
+    xmpp_handler_add(s->conn, sig_on_message, NULL, "message", NULL, s);
+
+    if (s->tls == XMPP_TLS_NONE)
+        log_warn(SIG_LOG, "connecting to %s:%u WITHOUT TLS (tls \"none\"): signalling and "
+                 "password travel in clear", s->host, s->port);
+    /* host is the address to reach; the JID's domain stays the XMPP domain
+     * (and the name the certificate must carry) */
+    if (xmpp_connect_client(s->conn, s->host, s->port, sig_on_conn, s) != XMPP_EOK)
+        sig_set_state(s, SIG_BACKOFF, s->lib_error[0] ? s->lib_error : "cannot start connecting");
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+int sig_session_create(const struct config *cfg, const char *node_id_hex,
+                       const struct sig_callbacks *cb, void *aux, struct sig_session **out)
+{
+    *out = NULL;
+    if (!node_id_hex || !sig_is_node_id(node_id_hex) || !cfg->xmpp_host || !cfg->xmpp_user
+        || !cfg->xmpp_password || !cfg->xmpp_muc_domain || !strchr(cfg->xmpp_user, '@')
+        || cfg->n_overlays < 0 || cfg->n_overlays > CONFIG_MAX_OVERLAYS)
+        return EINVAL;
+
+    struct sig_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return ENOMEM;
+    s->fd = -1;
+    s->state = SIG_BACKOFF;
+    s->backoff_ms = SIG_BACKOFF_MIN_MS;
+    s->retry_at = sig_now_ms();   /* the first run connects */
+    s->aux = aux;
+    if (cb)
+        s->cb = *cb;
+    memcpy(s->node_id, node_id_hex, sizeof s->node_id);
+    s->rng = (uint64_t) sig_now_ms() ^ strtoull(node_id_hex + 16, NULL, 16) ^ 0x9e3779b97f4a7c15ULL;
+    s->tls = cfg->xmpp_tls;
+    s->port = cfg->xmpp_port;
+
+    /* A JID without a resource gets one naming the node, so several nodes can
+     * share an account. */
+    const char *domain = strchr(cfg->xmpp_user, '@') + 1;
+    size_t dlen = strcspn(domain, "/");
+    bool ok = (s->host = strdup(cfg->xmpp_host))
+              && (s->password = strdup(cfg->xmpp_password))
+              && (!cfg->xmpp_ca_file || (s->ca_file = strdup(cfg->xmpp_ca_file)))
+              && (s->domain = strndup(domain, dlen))
+              && (domain[dlen] ? (s->jid = strdup(cfg->xmpp_user)) != NULL
+                               : asprintf(&s->jid, "%s/evio-%s", cfg->xmpp_user, node_id_hex) >= 0);
+    if (!ok)
+        s->jid = NULL;   /* asprintf leaves it undefined on failure */
+
+    for (int i = 0; ok && i < cfg->n_overlays; i++) {
+        struct sig_room *room = &s->rooms[s->n_rooms];
+        const char *name = cfg->overlays[i].name;
+        if (!name || strlen(name) >= sizeof room->overlay) {
+            sig_session_destroy(s);
+            return EINVAL;
+        }
+        snprintf(room->overlay, sizeof room->overlay, "%s", name);
+        ok = asprintf(&room->jid, "%s@%s", name, cfg->xmpp_muc_domain) >= 0;
+        if (!ok)
+            room->jid = NULL;
+        else
+            s->n_rooms++;
+    }
+
+    if (ok) {
+        xmpp_initialize();
+        s->logger.handler = sig_log;
+        s->logger.userdata = s;
+        s->ctx = xmpp_ctx_new(NULL, &s->logger);
+        ok = s->ctx != NULL;
+    }
+    if (!ok) {
+        sig_session_destroy(s);
+        return ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+void sig_session_destroy(struct sig_session *s)
+{
+    if (!s)
+        return;
+    memset(&s->cb, 0, sizeof s->cb);   /* promised: no callbacks from here on */
+    if (s->conn && s->state != SIG_BACKOFF) {
+        /* A clean close makes the server announce our departure at once. */
+        int64_t end = sig_now_ms() + SIG_CLOSE_WAIT_MS;
+        sig_active = s;
+        xmpp_disconnect(s->conn);
+        while (!xmpp_conn_is_disconnected(s->conn) && sig_now_ms() < end)
+            xmpp_run_once(s->ctx, 50);
+        sig_active = NULL;
+    }
+    sig_release_conn(s);
+    if (s->ctx)
+        xmpp_ctx_free(s->ctx);
+    for (int i = 0; i < s->n_rooms; i++) {
+        free(s->rooms[i].jid);
+        free(s->rooms[i].peers);
+    }
+    if (s->password) {
+        explicit_bzero(s->password, strlen(s->password));
+        free(s->password);
+    }
+    free(s->host);
+    free(s->jid);
+    free(s->domain);
+    free(s->ca_file);
+    free(s);
+}
+
+int sig_session_send(struct sig_session *s, const char *overlay, const char *to_node_id,
+                     const char *payload)
+{
+    struct sig_room *room = NULL;
+    char to[512];
+
+    for (int i = 0; i < s->n_rooms && !room; i++)
+        if (!strcmp(s->rooms[i].overlay, overlay))
+            room = &s->rooms[i];
+    if (!room || !to_node_id || !sig_is_node_id(to_node_id) || !payload)
+        return EINVAL;
+    if (strlen(payload) > SIG_MAX_PAYLOAD)
+        return EMSGSIZE;
+    if (s->state != SIG_ONLINE) {
+        s->stats.send_failed++;
+        return ENOTCONN;
+    }
+
+    snprintf(to, sizeof to, "%s/%s", room->jid, to_node_id);
+    xmpp_stanza_t *msg = xmpp_message_new(s->ctx, "chat", to, NULL);
+    xmpp_stanza_t *ev = msg ? sig_child(s->ctx, msg, "evio", SIG_NS) : NULL;
+    xmpp_stanza_t *text = ev ? xmpp_stanza_new(s->ctx) : NULL;
+    int rc = ENOMEM;
+    if (text && xmpp_stanza_set_text(text, payload) == XMPP_EOK
+        && xmpp_stanza_add_child(ev, text) == XMPP_EOK
+        /* signalling is live or useless: never archive or store it offline */
+        && sig_child(s->ctx, msg, "no-store", SIG_NS_HINTS)) {
+        xmpp_send(s->conn, msg);
+        s->stats.sent++;
+        s->flush_wanted = true;
+        rc = 0;
+    }
+    if (text)
+        xmpp_stanza_release(text);
+    if (msg)
+        xmpp_stanza_release(msg);
+    return rc;
+}
+
+int sig_session_fd(const struct sig_session *s)
+{
+    return s->state == SIG_BACKOFF ? -1 : s->fd;
+}
+
+int sig_session_timeout_ms(const struct sig_session *s)
+{
+    switch (s->state) {
+    case SIG_BACKOFF: {
+        int64_t left = s->retry_at - sig_now_ms();
+        return left <= 0 ? 0 : left > SIG_IDLE_MS ? SIG_IDLE_MS : (int) left;
+    }
+    case SIG_CONNECTING:
+        return SIG_BUSY_MS;   /* libstrophe waits for connect() via writability */
+    case SIG_ONLINE:
+        if (s->flush_wanted)
+            return 0;
+        return s->conn && xmpp_conn_send_queue_len(s->conn) > 0 ? SIG_BUSY_MS : SIG_IDLE_MS;
+    }
+    return SIG_IDLE_MS;
+}
+
+static bool sig_fd_readable(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+void sig_session_run(struct sig_session *s)
+{
+    int64_t now = sig_now_ms();
+
+    sig_active = s;
+    if (s->state == SIG_BACKOFF && s->conn)
+        sig_release_conn(s);
+    if (s->state == SIG_BACKOFF && now >= s->retry_at)
+        sig_connect(s);
+    if (s->state == SIG_CONNECTING && now - s->state_since > SIG_CONNECT_LIMIT_MS) {
+        snprintf(s->lib_error, sizeof s->lib_error, "no session after %d s",
+                 SIG_CONNECT_LIMIT_MS / 1000);
+        xmpp_disconnect(s->conn);
+    }
+
+    s->flush_wanted = false;
+    int quiet = 0;
+    for (int i = 0; i < SIG_RUN_MAX_ROUNDS && s->conn && s->state != SIG_BACKOFF; i++) {
+        xmpp_run_once(s->ctx, 0);
+        if (sig_fd_readable(s->fd))
+            quiet = 0;
+        else if (++quiet > SIG_DRAIN_ROUNDS)
+            break;
+    }
+    if (s->state == SIG_BACKOFF)
+        sig_release_conn(s);
+    else
+        sig_sweep_departures(s);
+    sig_active = NULL;
+}
+
+void sig_session_stats(const struct sig_session *s, struct sig_stats *out)
+{
+    *out = s->stats;
+    out->state = s->state;
+}
