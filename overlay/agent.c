@@ -1,0 +1,407 @@
+/* The node agent's event loop and glue: one poll() over the signal fd, the
+ * control socket, the helpers' control connections and the XMPP socket; the
+ * control commands (status); peer bookkeeping from room presence. */
+#include "agent.h"
+#include "signaling.h"
+#include "evio/log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- peers ------------------------------------------------------------ */
+
+struct overlay *agent_find_overlay(struct agent *a, const char *name)
+{
+    for (int i = 0; i < a->n_overlays; i++)
+        if (!strcmp(a->overlays[i].cfg->name, name))
+            return &a->overlays[i];
+    return NULL;
+}
+
+struct peer *agent_find_peer(struct overlay *ov, const struct nodeid *id)
+{
+    for (size_t i = 0; i < ov->n_peers; i++)
+        if (!nodeid_cmp(&ov->peers[i].id, id))
+            return &ov->peers[i];
+    return NULL;
+}
+
+struct peer *agent_add_peer(struct overlay *ov, const struct nodeid *id)
+{
+    struct peer *p = agent_find_peer(ov, id);
+    if (p)
+        return p;
+    if (ov->n_peers == ov->cap) {
+        size_t cap = ov->cap ? ov->cap * 2 : 16;
+        struct peer *np = realloc(ov->peers, cap * sizeof *np);
+        if (!np)
+            return NULL;
+        ov->peers = np;
+        ov->cap = cap;
+    }
+    p = &ov->peers[ov->n_peers++];
+    memset(p, 0, sizeof *p);
+    p->id = *id;
+    nodeid_format(id, p->hex);
+    /* the TAP name (<= 15 chars) names the overlay and the peer */
+    snprintf(p->edge.link_id, sizeof p->edge.link_id, "ev%d-%.10s", ov->index, p->hex);
+    return p;
+}
+
+/* ---- signalling callbacks --------------------------------------------- */
+
+static void on_sig_state(void *aux, bool connected, const char *why)
+{
+    struct agent *a = aux;
+    a->xmpp_connected = connected;
+    if (connected)
+        log_info("agent", "signalling connected");
+    else
+        log_warn("agent", "signalling disconnected: %s (links stay up)", why ? why : "");
+    a->replan = true;
+}
+
+static void on_peer_joined(void *aux, const char *overlay, const char *node_hex)
+{
+    struct agent *a = aux;
+    struct overlay *ov = agent_find_overlay(a, overlay);
+    struct nodeid id;
+    if (!ov || !nodeid_parse(node_hex, &id) || !nodeid_cmp(&id, &a->self))
+        return;
+    struct peer *p = agent_add_peer(ov, &id);
+    if (p && !p->present) {
+        p->present = true;
+        log_info("agent", "%s: peer %s joined", overlay, node_hex);
+        a->replan = true;
+    }
+}
+
+static void on_peer_left(void *aux, const char *overlay, const char *node_hex)
+{
+    struct agent *a = aux;
+    struct overlay *ov = agent_find_overlay(a, overlay);
+    struct nodeid id;
+    struct peer *p;
+    if (!ov || !nodeid_parse(node_hex, &id) || !(p = agent_find_peer(ov, &id)) || !p->present)
+        return;
+    p->present = false;
+    log_info("agent", "%s: peer %s left", overlay, node_hex);
+    edge_on_peer_left(a, ov, p);
+    a->replan = true;
+}
+
+static void on_sig_message(void *aux, const char *overlay, const char *from_hex,
+                           const char *payload, size_t len)
+{
+    struct agent *a = aux;
+    struct overlay *ov = agent_find_overlay(a, overlay);
+    if (!ov) {
+        a->sig_dropped++;
+        return;
+    }
+    edge_on_message(a, ov, from_hex, payload, len);
+}
+
+int agent_send_signal(struct agent *a, struct overlay *ov, const struct peer *p,
+                      const char *payload)
+{
+    if (!a->sig || !a->xmpp_connected)
+        return ENOTCONN;
+    return sig_session_send(a->sig, ov->cfg->name, p->hex, payload);
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+int agent_helper_send(struct helper *h, const char *cmd, json_t *args,
+                      ctl_reply_fn *reply, void *aux)
+{
+    if (h->state != HELPER_READY || !h->ctl) {
+        if (reply) {
+            struct ctl_msg m = { .kind = CTL_MSG_RESPONSE, .ok = false,
+                                 .error = "helper not running" };
+            reply(aux, &m);
+        }
+        return ENOTCONN;
+    }
+    return ctl_client_send(h->ctl, cmd, args, reply, aux);
+}
+
+static void on_node_info(void *aux, const struct ctl_msg *m)
+{
+    struct agent *a = aux;
+    const char *fpr = m->ok ? json_string_value(json_object_get(m->body, "fingerprint")) : NULL;
+    if (!fpr || strlen(fpr) >= sizeof a->fingerprint) {
+        log_error("agent", "evio-tincan node/info: %s", m->ok ? "no fingerprint" : m->error);
+        return;
+    }
+    snprintf(a->fingerprint, sizeof a->fingerprint, "%s", fpr);
+    log_info("agent", "datapath certificate fingerprint %s", a->fingerprint);
+    a->replan = true;
+}
+
+static void on_tincan_event(void *aux, const struct ctl_msg *m)
+{
+    edge_on_tincan_event(aux, m);
+}
+
+static void on_helper_ready(void *aux, struct helper *h, bool ready)
+{
+    struct agent *a = aux;
+    if (h == &a->tincan) {
+        if (ready) {
+            ctl_client_set_event_cb(h->ctl, on_tincan_event, a);
+            agent_helper_send(h, "subscribe", NULL, NULL, NULL);
+            agent_helper_send(h, "node/info", NULL, on_node_info, a);
+        }
+        edge_on_tincan_ready(a, ready);
+    } else {
+        edge_on_switchctl_ready(a, ready);
+    }
+    a->replan = true;
+}
+
+/* ---- control commands ------------------------------------------------- */
+
+static json_t *helper_json(const struct helper *h)
+{
+    return json_pack("{ss si si ss}", "name", h->name, "pid", (int)h->pid,
+                     "restarts", (int)h->restarts, "state", helper_state_name(h->state));
+}
+
+static json_t *cmd_status(void *aux, json_t *args, struct ctl_conn *c, char **err)
+{
+    struct agent *a = aux;
+
+    /* the datapath's counters, asked for now (a short synchronous call) */
+    json_t *stats = NULL;
+    char *cerr = NULL;
+    if (a->tincan.state == HELPER_READY
+        && ctl_call(a->tincan.socket_path, "link/stats", NULL, 1000, &stats, &cerr))
+        log_debug("agent", "status: link/stats: %s", cerr ? cerr : "?");
+    free(cerr);
+
+    json_t *xmpp = json_object();
+    char server[300];
+    snprintf(server, sizeof server, "%s:%u", a->cfg->xmpp_host, a->cfg->xmpp_port);
+    json_object_set_new(xmpp, "server", json_string(server));
+    json_object_set_new(xmpp, "user", json_string(a->cfg->xmpp_user));
+    if (a->sig) {
+        struct sig_stats st;
+        sig_session_stats(a->sig, &st);
+        json_object_set_new(xmpp, "state", json_string(st.state == SIG_ONLINE ? "connected"
+                                                                      : sig_state_name(st.state)));
+        json_object_set_new(xmpp, "last_error", json_string(st.last_error));
+        json_object_set_new(xmpp, "counters",
+                            json_pack("{sI sI sI sI sI sI sI sI}", "sent", (json_int_t)st.sent,
+                                      "send_failed", (json_int_t)st.send_failed,
+                                      "received", (json_int_t)st.received,
+                                      "dropped", (json_int_t)st.dropped,
+                                      "bounced", (json_int_t)st.bounced,
+                                      "reconnects", (json_int_t)st.reconnects,
+                                      "peers", (json_int_t)st.peers,
+                                      "refused_payloads", (json_int_t)a->sig_dropped));
+    }
+
+    json_t *overlays = json_array();
+    for (int i = 0; i < a->n_overlays; i++)
+        json_array_append_new(overlays, edge_status(a, &a->overlays[i], stats));
+    json_decref(stats);
+
+    return json_pack("{ss ss ss so s[oo] so}", "node_id", a->self_hex, "session", a->session,
+                     "fingerprint", a->fingerprint, "xmpp", xmpp, "helpers",
+                     helper_json(&a->tincan), helper_json(&a->switchctl), "overlays", overlays);
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+static void reap_children(struct agent *a, int64_t now)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (!helper_reap(&a->tincan, pid, status, now)
+            && !helper_reap(&a->switchctl, pid, status, now))
+            log_debug("agent", "reaped unknown child %d", (int)pid);
+    }
+}
+
+static void run_helper_conn(struct agent *a, struct helper *h, short revents, int64_t now)
+{
+    if (!h->ctl || !revents)
+        return;
+    int error = ctl_client_run(h->ctl);
+    if (error)
+        helper_conn_lost(h, error == EPIPE ? "closed" : strerror(error), now);
+}
+
+static int64_t min_deadline(int64_t a, int64_t b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_exe)
+{
+    struct agent *a = calloc(1, sizeof *a);
+    if (!a)
+        return 1;
+    a->cfg = cfg;
+    int rc = 1;
+
+    char *err = NULL;
+    if (cfg->node_id) {
+        nodeid_parse(cfg->node_id, &a->self);
+    } else if (nodeid_load_or_create(cfg->state_dir, &a->self, &err)) {
+        log_error("agent", "node id: %s", err ? err : "failed");
+        free(err);
+        free(a);
+        return 1;
+    }
+    nodeid_format(&a->self, a->self_hex);
+    uint8_t sess[SESSION_LEN / 2];
+    if (getrandom(sess, sizeof sess, 0) != (ssize_t)sizeof sess)
+        memset(sess, 0, sizeof sess);
+    for (size_t i = 0; i < sizeof sess; i++)
+        sprintf(a->session + 2 * i, "%02x", sess[i]);
+    log_info("agent", "node %s starting (session %s)", a->self_hex, a->session);
+
+    for (int i = 0; i < cfg->n_overlays; i++) {
+        a->overlays[i].cfg = &cfg->overlays[i];
+        a->overlays[i].index = i;
+    }
+    a->n_overlays = cfg->n_overlays;
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    char sock[4200];
+    snprintf(sock, sizeof sock, "%s/evio.sock", cfg->run_dir);
+    int error = ctl_server_open(sock, &a->ctl);
+    if (error) {
+        log_error("agent", "control socket %s: %s", sock, strerror(error));
+        goto out;
+    }
+    ctl_server_register(a->ctl, "status", "", cmd_status, a);
+
+    char tsock[4200], ssock[4200];
+    snprintf(tsock, sizeof tsock, "%s/tincan.sock", cfg->run_dir);
+    snprintf(ssock, sizeof ssock, "%s/switchctl.sock", cfg->run_dir);
+    helper_init(&a->tincan, "evio-tincan", tincan_exe, cfg->path, tsock, on_helper_ready, a);
+    helper_init(&a->switchctl, "evio-switchctl", switchctl_exe, cfg->path, ssock,
+                on_helper_ready, a);
+    int64_t now = monotonic_ms();
+    helper_start(&a->tincan, now);
+    helper_start(&a->switchctl, now);
+
+    static const struct sig_callbacks cbs = {
+        .state = on_sig_state,
+        .peer_joined = on_peer_joined,
+        .peer_left = on_peer_left,
+        .message = on_sig_message,
+    };
+    error = sig_session_create(cfg, a->self_hex, &cbs, a, &a->sig);
+    if (error) {
+        log_error("agent", "signalling: %s", strerror(error));
+        goto out;
+    }
+
+    while (!a->stopping) {
+        struct pollfd pfd[5];
+        int n = 0;
+        pfd[n++] = (struct pollfd){ sigfd, POLLIN, 0 };
+        pfd[n++] = (struct pollfd){ ctl_server_fd(a->ctl), POLLIN, 0 };
+        int ti = -1, si = -1, xi = -1;
+        struct helper *hs[2] = { &a->tincan, &a->switchctl };
+        for (int k = 0; k < 2; k++) {
+            if (!hs[k]->ctl)
+                continue;
+            *(k ? &si : &ti) = n;
+            pfd[n++] = (struct pollfd){ ctl_client_fd(hs[k]->ctl),
+                                        POLLIN | (ctl_client_want_write(hs[k]->ctl) ? POLLOUT : 0), 0 };
+        }
+        int xfd = sig_session_fd(a->sig);
+        if (xfd >= 0) {
+            xi = n;
+            pfd[n++] = (struct pollfd){ xfd, POLLIN, 0 };
+        }
+
+        now = monotonic_ms();
+        int64_t deadline = min_deadline(helper_next_deadline(&a->tincan),
+                                        helper_next_deadline(&a->switchctl));
+        deadline = min_deadline(deadline, edge_next_deadline(a));
+        int timeout = sig_session_timeout_ms(a->sig);
+        if (a->replan)
+            timeout = 0;
+        if (deadline >= 0 && deadline - now < timeout)
+            timeout = deadline <= now ? 0 : (int)(deadline - now);
+
+        if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
+            log_error("agent", "poll: %s", strerror(errno));
+            break;
+        }
+        now = monotonic_ms();
+
+        if (pfd[0].revents) {
+            struct signalfd_siginfo si_info;
+            while (read(sigfd, &si_info, sizeof si_info) == sizeof si_info) {
+                if (si_info.ssi_signo == SIGCHLD) {
+                    reap_children(a, now);
+                } else if (si_info.ssi_signo != SIGHUP) {
+                    log_info("agent", "signal %d: shutting down", (int)si_info.ssi_signo);
+                    a->stopping = true;
+                }
+            }
+        }
+        if (pfd[1].revents)
+            ctl_server_run(a->ctl);
+        if (ti >= 0)
+            run_helper_conn(a, &a->tincan, pfd[ti].revents, now);
+        if (si >= 0)
+            run_helper_conn(a, &a->switchctl, pfd[si].revents, now);
+        (void)xi;
+        sig_session_run(a->sig);   /* also drives its timers and reconnects */
+
+        helper_run(&a->tincan, now);
+        helper_run(&a->switchctl, now);
+        a->replan = false;
+        edge_plan(a, now);
+    }
+    rc = 0;
+
+out:
+    for (int i = 0; i < a->n_overlays; i++) {
+        for (size_t j = 0; j < a->overlays[i].n_peers; j++) {
+            json_decref(a->overlays[i].peers[j].edge.remote_creds);
+            json_decref(a->overlays[i].peers[j].edge.pending_cands);
+        }
+        free(a->overlays[i].peers);
+    }
+    sig_session_destroy(a->sig);
+    if (a->tincan.exe)
+        helper_destroy(&a->tincan);
+    if (a->switchctl.exe)
+        helper_destroy(&a->switchctl);
+    ctl_server_close(a->ctl);
+    if (sigfd >= 0)
+        close(sigfd);
+    free(a);
+    return rc;
+}

@@ -1,0 +1,118 @@
+/* The node agent's state, shared by its modules: agent.c (event loop,
+ * control commands, glue), edge.c (edge negotiation and links), supervisor.c
+ * (helper processes). */
+#ifndef EVIO_AGENT_H
+#define EVIO_AGENT_H
+
+#include "evio/config.h"
+#include "evio/ctl.h"
+#include "evio/nodeid.h"
+#include "supervisor.h"
+#include "topology.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* An edge's life, one per (overlay, peer). */
+#define EDGE_STATES(X)                                                          \
+    X(IDLE,       "idle")        /* nothing; may be requested */                \
+    X(REQUESTED,  "requested")   /* we sent edge_req, awaiting edge_resp */     \
+    X(CREATING,   "creating")    /* tincan link/create in flight */             \
+    X(CONNECTING, "connecting")  /* link exists; ICE and DTLS under way */      \
+    X(CONNECTED,  "connected")   /* tincan reports the link up */               \
+    X(BACKOFF,    "backoff")     /* failed; not retried before retry_at */
+
+enum edge_state {
+#define X(name, text) EDGE_##name,
+    EDGE_STATES(X)
+#undef X
+};
+
+#define EDGE_ID_LEN    16
+#define SESSION_LEN    16
+#define FPR_MAX        96
+#define LINK_ID_MAX    16
+
+struct edge {
+    enum edge_state state;
+    enum edge_type type;
+    bool initiator;                 /* we asked for it (we are ICE controlling) */
+    char edge_id[EDGE_ID_LEN + 1];
+    char link_id[LINK_ID_MAX];      /* also the TAP name */
+    bool link_created;              /* tincan has the link */
+    bool remote_creds_set;          /* tincan has the peer's ufrag/pwd */
+    bool port_added;                /* switchctl has the port */
+    char peer_fingerprint[FPR_MAX];
+    json_t *remote_creds;           /* peer's {ufrag, pwd} until applied */
+    json_t *pending_cands;          /* peer's candidates until applicable */
+    int64_t state_since_ms;
+    int64_t deadline_ms;            /* timeout of the current state, 0 = none */
+    int failures;                   /* consecutive, for the backoff */
+    char last_error[128];
+};
+
+struct peer {
+    struct nodeid id;
+    char hex[NODEID_HEX_LEN + 1];
+    bool present;                   /* in the overlay's room now */
+    char session[SESSION_LEN + 1];  /* the peer agent's session, once seen */
+    struct edge edge;
+};
+
+struct overlay {
+    const struct config_overlay *cfg;
+    int index;
+    struct peer *peers;
+    size_t n_peers, cap;
+};
+
+struct sig_session;
+
+struct agent {
+    struct config *cfg;
+    struct nodeid self;
+    char self_hex[NODEID_HEX_LEN + 1];
+    char session[SESSION_LEN + 1];  /* random per start: peers notice restarts */
+    char fingerprint[FPR_MAX];      /* our tincan certificate's, "" until known */
+
+    struct overlay overlays[CONFIG_MAX_OVERLAYS];
+    int n_overlays;
+
+    struct helper tincan, switchctl;
+    struct ctl_server *ctl;
+    struct sig_session *sig;
+    bool xmpp_connected;
+    bool replan;                    /* something changed: run the plan */
+
+    unsigned long sig_dropped;      /* signalling messages refused */
+    bool stopping;
+};
+
+/* edge.c */
+const char *edge_state_name(enum edge_state);
+void edge_on_message(struct agent *, struct overlay *, const char *from_hex,
+                     const char *payload, size_t len);
+void edge_on_tincan_event(struct agent *, const struct ctl_msg *);
+void edge_on_tincan_ready(struct agent *, bool ready);
+void edge_on_switchctl_ready(struct agent *, bool ready);
+void edge_on_peer_left(struct agent *, struct overlay *, struct peer *);
+/* Starts the edges the topology wants; runs timeouts and retries. */
+void edge_plan(struct agent *, int64_t now_ms);
+int64_t edge_next_deadline(const struct agent *);
+void edge_reset(struct agent *, struct overlay *, struct peer *, const char *why,
+                bool tell_peer);
+json_t *edge_status(const struct agent *, const struct overlay *, json_t *tincan_stats);
+
+/* agent.c */
+struct peer *agent_find_peer(struct overlay *, const struct nodeid *);
+struct peer *agent_add_peer(struct overlay *, const struct nodeid *);
+struct overlay *agent_find_overlay(struct agent *, const char *name);
+/* Sends a request to a helper if it is READY; REPLY may be NULL. */
+int agent_helper_send(struct helper *, const char *cmd, json_t *args,
+                      ctl_reply_fn *reply, void *aux);
+int agent_send_signal(struct agent *, struct overlay *, const struct peer *, const char *payload);
+
+int agent_run(struct config *, const char *tincan_exe, const char *switchctl_exe);
+
+#endif

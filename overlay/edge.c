@@ -1,0 +1,653 @@
+/* Edge negotiation and the links under edges. One edge per (overlay, peer),
+ * driven by the topology plan, signalling messages (sigmsg.h) and the
+ * datapath's events; every state change goes through edge_set_state().
+ *
+ *   requester A                          acceptor B
+ *   edge_req {edge_id, type, fpr} ---->  link/create (not controlling)
+ *                                 <----  edge_resp {accepted, mac, fpr, ufrag, pwd}
+ *   link/create (controlling),
+ *   link/remote {B's ufrag, pwd}
+ *   link_creds {mac, fpr, ufrag, pwd} -> link/remote {A's ufrag, pwd}
+ *   link_cand ...                <--->   link_cand ...   (trickled, both ways)
+ *   tincan link/state up: CONNECTED, switchctl port/add
+ *
+ * Simultaneous requests between a pair: the lower node ID's request wins. */
+#include "agent.h"
+#include "sigmsg.h"
+#include "evio/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* topology.h's edge types travel as sigmsg's: same values */
+_Static_assert((int)EDGE_SUCCESSOR == (int)SIGMSG_EDGE_SUCCESSOR
+               && (int)EDGE_LONG_DISTANCE == (int)SIGMSG_EDGE_LONG_DISTANCE
+               && (int)EDGE_STATIC == (int)SIGMSG_EDGE_STATIC
+               && (int)EDGE_ON_DEMAND == (int)SIGMSG_EDGE_ON_DEMAND, "edge types differ");
+_Static_assert(EDGE_ID_LEN == SIGMSG_HEX16_LEN && SESSION_LEN == SIGMSG_HEX16_LEN, "id sizes");
+
+#define REQUEST_TIMEOUT_MS  10000   /* edge_resp, or tincan's link/create reply */
+#define CONNECT_TIMEOUT_MS  45000   /* tincan gives up at 30 s itself */
+#define BACKOFF_MIN_MS      1000
+#define BACKOFF_MAX_MS      60000
+
+static const char *const edge_state_names[] = {
+#define X(name, text) text,
+    EDGE_STATES(X)
+#undef X
+};
+
+const char *edge_state_name(enum edge_state s)
+{
+    return edge_state_names[s];
+}
+
+static void edge_set_state(struct overlay *ov, struct peer *p, enum edge_state s, int64_t now,
+                           int64_t timeout_ms)
+{
+    struct edge *e = &p->edge;
+    if (e->state != s)
+        log_info("edge", "%s/%.12s: %s -> %s", ov->cfg->name, p->hex,
+                 edge_state_name(e->state), edge_state_name(s));
+    e->state = s;
+    e->state_since_ms = now;
+    e->deadline_ms = timeout_ms ? now + timeout_ms : 0;
+}
+
+/* Fills the envelope of a message to P. */
+static void msg_init(struct agent *a, struct overlay *ov, struct peer *p, struct sigmsg *m,
+                     enum sigmsg_type type)
+{
+    memset(m, 0, sizeof *m);
+    m->type = type;
+    snprintf(m->overlay, sizeof m->overlay, "%s", ov->cfg->name);
+    m->from = a->self;
+    m->to = p->id;
+    snprintf(m->session, sizeof m->session, "%s", a->session);
+    snprintf(m->edge_id, sizeof m->edge_id, "%s", p->edge.edge_id);
+}
+
+static void msg_send(struct agent *a, struct overlay *ov, struct peer *p, const struct sigmsg *m)
+{
+    char *err = NULL;
+    char *text = sigmsg_encode(m, &err);
+    int error = text ? agent_send_signal(a, ov, p, text) : ENOMEM;
+    if (error)
+        log_warn("edge", "%s/%.12s: cannot send %s: %s", ov->cfg->name, p->hex,
+                 sigmsg_type_name(m->type), err ? err : strerror(error));
+    free(err);
+    free(text);
+}
+
+/* ---- requests to the helpers ------------------------------------------ */
+
+/* What a reply from a helper needs to find its edge again; freed by the reply. */
+struct edge_ref {
+    struct agent *a;
+    int overlay;
+    struct nodeid peer;
+    char edge_id[EDGE_ID_LEN + 1];
+};
+
+static struct edge_ref *edge_ref(struct agent *a, struct overlay *ov, struct peer *p)
+{
+    struct edge_ref *r = malloc(sizeof *r);
+    if (r) {
+        r->a = a;
+        r->overlay = ov->index;
+        r->peer = p->id;
+        memcpy(r->edge_id, p->edge.edge_id, sizeof r->edge_id);
+    }
+    return r;
+}
+
+/* Finds the edge a reply is about; NULL if it moved on meanwhile. */
+static struct peer *edge_deref(struct edge_ref *r, struct overlay **ovp)
+{
+    struct overlay *ov = &r->a->overlays[r->overlay];
+    struct peer *p = agent_find_peer(ov, &r->peer);
+    if (!p || strcmp(p->edge.edge_id, r->edge_id))
+        return NULL;
+    *ovp = ov;
+    return p;
+}
+
+static void tincan_remove_link(struct agent *a, struct edge *e)
+{
+    if (!e->link_created)
+        return;
+    json_t *args = json_pack("{ss}", "link_id", e->link_id);
+    agent_helper_send(&a->tincan, "link/remove", args, NULL, NULL);
+    json_decref(args);
+    e->link_created = false;
+    e->remote_creds_set = false;
+}
+
+static void switchctl_port(struct agent *a, struct overlay *ov, struct peer *p, bool add)
+{
+    struct edge *e = &p->edge;
+    if (add == e->port_added)
+        return;
+    json_t *args = json_pack("{ss ss ss}", "overlay", ov->cfg->name, "port", e->link_id,
+                             "peer", p->hex);
+    agent_helper_send(&a->switchctl, add ? "port/add" : "port/remove", args, NULL, NULL);
+    json_decref(args);
+    e->port_added = add;
+}
+
+/* Hands tincan what it can take now: remote credentials, then candidates. */
+static void feed_remote(struct agent *a, struct edge *e)
+{
+    if (!e->link_created)
+        return;
+    if (!e->remote_creds_set && e->remote_creds) {
+        json_t *args = json_deep_copy(e->remote_creds);
+        json_object_set_new(args, "link_id", json_string(e->link_id));
+        agent_helper_send(&a->tincan, "link/remote", args, NULL, NULL);
+        json_decref(args);
+        json_decref(e->remote_creds);
+        e->remote_creds = NULL;
+        e->remote_creds_set = true;
+    }
+    if (e->remote_creds_set && e->pending_cands && json_array_size(e->pending_cands)) {
+        json_t *args = json_pack("{ss sO}", "link_id", e->link_id, "candidates", e->pending_cands);
+        agent_helper_send(&a->tincan, "link/remote", args, NULL, NULL);
+        json_decref(args);
+        json_array_clear(e->pending_cands);
+    }
+}
+
+/* Drops whatever the edge has and moves it to BACKOFF (or IDLE). */
+void edge_reset(struct agent *a, struct overlay *ov, struct peer *p, const char *why,
+                bool tell_peer)
+{
+    struct edge *e = &p->edge;
+    int64_t now = monotonic_ms();
+    if (e->state == EDGE_IDLE)
+        return;
+    if (tell_peer && e->state != EDGE_BACKOFF) {
+        struct sigmsg m;
+        msg_init(a, ov, p, &m, SIGMSG_EDGE_CLOSE);
+        snprintf(m.close_reason, sizeof m.close_reason, "%s", "reset");
+        msg_send(a, ov, p, &m);
+    }
+    log_info("edge", "%s/%.12s: reset: %s", ov->cfg->name, p->hex, why);
+    snprintf(e->last_error, sizeof e->last_error, "%s", why);
+    switchctl_port(a, ov, p, false);
+    tincan_remove_link(a, e);
+    json_decref(e->remote_creds);
+    e->remote_creds = NULL;
+    json_decref(e->pending_cands);
+    e->pending_cands = NULL;
+    e->edge_id[0] = '\0';
+
+    e->failures++;
+    int64_t delay = BACKOFF_MIN_MS;
+    for (int i = 1; i < e->failures && delay < BACKOFF_MAX_MS; i++)
+        delay *= 2;
+    if (delay > BACKOFF_MAX_MS)
+        delay = BACKOFF_MAX_MS;
+    /* jitter in [delay/2, delay) keeps peers that failed together apart */
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != sizeof r)
+        r = 0;
+    delay = delay / 2 + (int64_t)(r % (uint32_t)(delay / 2 + 1));
+    edge_set_state(ov, p, EDGE_BACKOFF, now, delay);
+}
+
+/* ---- link creation ---------------------------------------------------- */
+
+static void on_link_created(void *aux, const struct ctl_msg *m)
+{
+    struct edge_ref *r = aux;
+    struct overlay *ov;
+    struct peer *p = edge_deref(r, &ov);
+    struct agent *a = r->a;
+    free(r);
+    if (!p)
+        return;            /* the edge moved on; its reset removed the link */
+    struct edge *e = &p->edge;
+    if (e->state != EDGE_CREATING)
+        return;
+    if (!m->ok) {
+        char why[160];
+        snprintf(why, sizeof why, "link/create: %s", m->error);
+        edge_reset(a, ov, p, why, true);
+        return;
+    }
+    e->link_created = true;
+    const char *mac = json_string_value(json_object_get(m->body, "mac"));
+    const char *ufrag = json_string_value(json_object_get(m->body, "ufrag"));
+    const char *pwd = json_string_value(json_object_get(m->body, "pwd"));
+    if (!mac || !ufrag || !pwd) {
+        edge_reset(a, ov, p, "link/create: reply lacks mac, ufrag or pwd", true);
+        return;
+    }
+
+    /* the acceptor answers the request; the requester sends its own credentials */
+    struct sigmsg out;
+    msg_init(a, ov, p, &out, e->initiator ? SIGMSG_LINK_CREDS : SIGMSG_EDGE_RESP);
+    out.accepted = true;
+    out.resp_reason = SIGMSG_RESP_OK;
+    snprintf(out.creds.mac, sizeof out.creds.mac, "%s", mac);
+    snprintf(out.creds.fingerprint, sizeof out.creds.fingerprint, "%s", a->fingerprint);
+    snprintf(out.creds.ufrag, sizeof out.creds.ufrag, "%s", ufrag);
+    snprintf(out.creds.pwd, sizeof out.creds.pwd, "%s", pwd);
+    msg_send(a, ov, p, &out);
+
+    edge_set_state(ov, p, EDGE_CONNECTING, monotonic_ms(), CONNECT_TIMEOUT_MS);
+    feed_remote(a, e);
+}
+
+static void create_link(struct agent *a, struct overlay *ov, struct peer *p)
+{
+    struct edge *e = &p->edge;
+    edge_set_state(ov, p, EDGE_CREATING, monotonic_ms(), REQUEST_TIMEOUT_MS);
+    json_t *args = json_pack("{ss ss si sb ss}", "link_id", e->link_id, "tap", e->link_id,
+                             "mtu", ov->cfg->mtu, "controlling", e->initiator,
+                             "peer_fingerprint", e->peer_fingerprint);
+    if (!e->pending_cands)
+        e->pending_cands = json_array();
+    agent_helper_send(&a->tincan, "link/create", args, on_link_created, edge_ref(a, ov, p));
+    json_decref(args);
+}
+
+/* ---- messages from peers ---------------------------------------------- */
+
+static void start_request(struct agent *a, struct overlay *ov, struct peer *p,
+                          enum edge_type type, int64_t now)
+{
+    struct edge *e = &p->edge;
+    sigmsg_random_hex16(e->edge_id);
+    e->type = type;
+    e->initiator = true;
+    e->remote_creds_set = false;
+    json_decref(e->pending_cands);
+    e->pending_cands = json_array();
+
+    struct sigmsg m;
+    msg_init(a, ov, p, &m, SIGMSG_EDGE_REQ);
+    m.edge_type = (enum sigmsg_edge_type)type;
+    /* the acceptor pins our certificate from the start */
+    snprintf(m.creds.fingerprint, sizeof m.creds.fingerprint, "%s", a->fingerprint);
+    msg_send(a, ov, p, &m);
+    edge_set_state(ov, p, EDGE_REQUESTED, now, REQUEST_TIMEOUT_MS);
+}
+
+static void refuse(struct agent *a, struct overlay *ov, struct peer *p, const char *edge_id,
+                   enum sigmsg_resp_reason reason)
+{
+    struct sigmsg m;
+    msg_init(a, ov, p, &m, SIGMSG_EDGE_RESP);
+    snprintf(m.edge_id, sizeof m.edge_id, "%s", edge_id);
+    m.accepted = false;
+    m.resp_reason = reason;
+    msg_send(a, ov, p, &m);
+}
+
+static void on_edge_req(struct agent *a, struct overlay *ov, struct peer *p,
+                        const struct sigmsg *m)
+{
+    struct edge *e = &p->edge;
+    if (!a->fingerprint[0] || a->tincan.state != HELPER_READY) {
+        refuse(a, ov, p, m->edge_id, SIGMSG_RESP_BUSY);
+        return;
+    }
+    if (!strcmp(e->edge_id, m->edge_id))
+        return;                               /* a duplicate of the one in hand */
+    if (e->state == EDGE_REQUESTED && nodeid_cmp(&a->self, &p->id) < 0) {
+        /* both asked at once and ours wins: theirs is refused, ours goes on */
+        refuse(a, ov, p, m->edge_id, SIGMSG_RESP_COLLISION);
+        return;
+    }
+    if (e->state != EDGE_IDLE && e->state != EDGE_BACKOFF) {
+        /* the peer restarted or gave up on the old edge: start over with this one */
+        log_info("edge", "%s/%.12s: new request replaces the %s edge", ov->cfg->name, p->hex,
+                 edge_state_name(e->state));
+        switchctl_port(a, ov, p, false);
+        tincan_remove_link(a, e);
+        json_decref(e->remote_creds);
+        e->remote_creds = NULL;
+    }
+    memcpy(e->edge_id, m->edge_id, sizeof e->edge_id);
+    e->type = (enum edge_type)m->edge_type;
+    e->initiator = false;
+    snprintf(e->peer_fingerprint, sizeof e->peer_fingerprint, "%s", m->creds.fingerprint);
+    json_decref(e->pending_cands);
+    e->pending_cands = json_array();
+    create_link(a, ov, p);
+}
+
+static void on_edge_resp(struct agent *a, struct overlay *ov, struct peer *p,
+                         const struct sigmsg *m)
+{
+    struct edge *e = &p->edge;
+    if (e->state != EDGE_REQUESTED || strcmp(e->edge_id, m->edge_id))
+        return;                               /* stale or superseded */
+    if (!m->accepted) {
+        if (m->resp_reason == SIGMSG_RESP_COLLISION) {
+            /* the peer's own request wins and will reach us: wait for it */
+            e->edge_id[0] = '\0';
+            edge_set_state(ov, p, EDGE_IDLE, monotonic_ms(), 0);
+            return;
+        }
+        char why[96];
+        snprintf(why, sizeof why, "refused by peer: %s", sigmsg_resp_reason_name(m->resp_reason));
+        edge_reset(a, ov, p, why, false);
+        return;
+    }
+    snprintf(e->peer_fingerprint, sizeof e->peer_fingerprint, "%s", m->creds.fingerprint);
+    json_decref(e->remote_creds);
+    e->remote_creds = json_pack("{ss ss}", "ufrag", m->creds.ufrag, "pwd", m->creds.pwd);
+    create_link(a, ov, p);
+}
+
+static void on_link_creds(struct agent *a, struct overlay *ov, struct peer *p,
+                          const struct sigmsg *m)
+{
+    struct edge *e = &p->edge;
+    if (e->initiator || strcmp(e->edge_id, m->edge_id)
+        || (e->state != EDGE_CREATING && e->state != EDGE_CONNECTING))
+        return;
+    if (strcmp(m->creds.fingerprint, e->peer_fingerprint)) {
+        edge_reset(a, ov, p, "peer's fingerprint changed during negotiation", true);
+        return;
+    }
+    json_decref(e->remote_creds);
+    e->remote_creds = json_pack("{ss ss}", "ufrag", m->creds.ufrag, "pwd", m->creds.pwd);
+    feed_remote(a, e);
+}
+
+static void on_link_cand(struct agent *a, struct overlay *ov, struct peer *p,
+                         const struct sigmsg *m)
+{
+    struct edge *e = &p->edge;
+    if (strcmp(e->edge_id, m->edge_id) || !e->pending_cands)
+        return;
+    for (int i = 0; i < m->n_cands; i++)
+        json_array_append_new(e->pending_cands, json_string(m->cands[i]));
+    feed_remote(a, e);
+}
+
+void edge_on_message(struct agent *a, struct overlay *ov, const char *from_hex,
+                     const char *payload, size_t len)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 5);
+    struct sigmsg m;
+    char *err = sigmsg_decode(payload, len, ov->cfg->name, &a->self, &m);
+    struct nodeid from;
+    if (!err && (!nodeid_parse(from_hex, &from) || nodeid_cmp(&from, &m.from)))
+        err = strdup("sender's room nickname and payload \"from\" differ");
+    if (err) {
+        a->sig_dropped++;
+        log_warn_rl(&rl, "edge", "%s: message from %.12s refused: %s", ov->cfg->name,
+                    from_hex, err);
+        free(err);
+        return;
+    }
+    struct peer *p = agent_add_peer(ov, &m.from);
+    if (!p)
+        return;
+    if (strcmp(p->session, m.session)) {
+        if (p->session[0])
+            log_info("edge", "%s/%.12s: peer restarted (session %s)", ov->cfg->name, p->hex,
+                     m.session);
+        snprintf(p->session, sizeof p->session, "%s", m.session);
+    }
+    log_debug("edge", "%s/%.12s: got %s", ov->cfg->name, p->hex, sigmsg_type_name(m.type));
+
+    switch (m.type) {
+    case SIGMSG_EDGE_REQ:
+        on_edge_req(a, ov, p, &m);
+        break;
+    case SIGMSG_EDGE_RESP:
+        on_edge_resp(a, ov, p, &m);
+        break;
+    case SIGMSG_LINK_CREDS:
+        on_link_creds(a, ov, p, &m);
+        break;
+    case SIGMSG_LINK_CAND:
+        on_link_cand(a, ov, p, &m);
+        break;
+    case SIGMSG_EDGE_CLOSE:
+        if (!strcmp(p->edge.edge_id, m.edge_id))
+            edge_reset(a, ov, p, "closed by peer", false);
+        break;
+    }
+}
+
+/* ---- datapath events -------------------------------------------------- */
+
+static struct peer *peer_by_link(struct agent *a, const char *link_id, struct overlay **ovp)
+{
+    for (int i = 0; i < a->n_overlays; i++) {
+        struct overlay *ov = &a->overlays[i];
+        for (size_t j = 0; j < ov->n_peers; j++) {
+            if (!strcmp(ov->peers[j].edge.link_id, link_id) && ov->peers[j].edge.link_created) {
+                *ovp = ov;
+                return &ov->peers[j];
+            }
+        }
+    }
+    return NULL;
+}
+
+void edge_on_tincan_event(struct agent *a, const struct ctl_msg *m)
+{
+    const char *link_id = json_string_value(json_object_get(m->body, "link_id"));
+    struct overlay *ov;
+    struct peer *p = link_id ? peer_by_link(a, link_id, &ov) : NULL;
+    if (!p)
+        return;
+    struct edge *e = &p->edge;
+
+    if (!strcmp(m->name, "link/candidate")) {
+        const char *cand = json_string_value(json_object_get(m->body, "candidate"));
+        if (!cand)
+            return;
+        struct sigmsg out;
+        msg_init(a, ov, p, &out, SIGMSG_LINK_CAND);
+        snprintf(out.cands[0], sizeof out.cands[0], "%s", cand);
+        out.n_cands = 1;
+        msg_send(a, ov, p, &out);
+    } else if (!strcmp(m->name, "link/state")) {
+        const char *state = json_string_value(json_object_get(m->body, "state"));
+        const char *reason = json_string_value(json_object_get(m->body, "reason"));
+        if (state && !strcmp(state, "up") && e->state == EDGE_CONNECTING) {
+            edge_set_state(ov, p, EDGE_CONNECTED, monotonic_ms(), 0);
+            e->failures = 0;
+            e->last_error[0] = '\0';
+            switchctl_port(a, ov, p, true);
+        } else if (state && !strcmp(state, "failed")) {
+            char why[160];
+            snprintf(why, sizeof why, "link failed: %s", reason ? reason : "?");
+            edge_reset(a, ov, p, why, false);
+            a->replan = true;
+        }
+    }
+}
+
+void edge_on_tincan_ready(struct agent *a, bool ready)
+{
+    if (ready)
+        return;
+    /* the datapath went away with every link: start those edges over */
+    a->fingerprint[0] = '\0';
+    for (int i = 0; i < a->n_overlays; i++) {
+        struct overlay *ov = &a->overlays[i];
+        for (size_t j = 0; j < ov->n_peers; j++) {
+            struct edge *e = &ov->peers[j].edge;
+            if (e->state == EDGE_IDLE || e->state == EDGE_BACKOFF)
+                continue;
+            e->link_created = false;    /* nothing to remove: the process is gone */
+            edge_reset(a, ov, &ov->peers[j], "datapath restarted", true);
+            e->failures = 0;
+            e->deadline_ms = monotonic_ms();   /* retry as soon as it is back */
+        }
+    }
+}
+
+void edge_on_switchctl_ready(struct agent *a, bool ready)
+{
+    for (int i = 0; i < a->n_overlays; i++) {
+        struct overlay *ov = &a->overlays[i];
+        for (size_t j = 0; j < ov->n_peers; j++) {
+            struct peer *p = &ov->peers[j];
+            /* a restarted switchctl gets every connected link's port again */
+            p->edge.port_added = false;
+            if (ready && p->edge.state == EDGE_CONNECTED)
+                switchctl_port(a, ov, p, true);
+        }
+    }
+}
+
+void edge_on_peer_left(struct agent *a, struct overlay *ov, struct peer *p)
+{
+    /* a link that is up stays until the datapath says it is gone: the peer
+     * may only have lost its XMPP server; negotiations in flight stop */
+    if (p->edge.state != EDGE_CONNECTED && p->edge.state != EDGE_IDLE) {
+        edge_reset(a, ov, p, "peer left the overlay", false);
+        p->edge.failures = 0;
+    }
+}
+
+/* ---- plan, timeouts, retries ------------------------------------------ */
+
+static int negotiating(const struct overlay *ov)
+{
+    int n = 0;
+    for (size_t i = 0; i < ov->n_peers; i++) {
+        enum edge_state s = ov->peers[i].edge.state;
+        n += s == EDGE_REQUESTED || s == EDGE_CREATING || s == EDGE_CONNECTING;
+    }
+    return n;
+}
+
+void edge_plan(struct agent *a, int64_t now)
+{
+    for (int i = 0; i < a->n_overlays; i++) {
+        struct overlay *ov = &a->overlays[i];
+
+        for (size_t j = 0; j < ov->n_peers; j++) {
+            struct peer *p = &ov->peers[j];
+            struct edge *e = &p->edge;
+            if (!e->deadline_ms || now < e->deadline_ms)
+                continue;
+            if (e->state == EDGE_BACKOFF) {
+                edge_set_state(ov, p, EDGE_IDLE, now, 0);
+            } else {
+                char why[64];
+                snprintf(why, sizeof why, "timed out in state %s", edge_state_name(e->state));
+                edge_reset(a, ov, p, why, true);
+            }
+        }
+
+        if (!a->xmpp_connected || !a->fingerprint[0] || a->tincan.state != HELPER_READY)
+            continue;
+
+        struct nodeid *present = malloc((ov->n_peers + 1) * sizeof *present);
+        struct topology_want *want = malloc((ov->n_peers + CONFIG_MAX_STATIC + 1) * sizeof *want);
+        struct nodeid statics[CONFIG_MAX_STATIC];
+        size_t n_present = 0, n_statics = 0;
+        if (!present || !want) {
+            free(present);
+            free(want);
+            continue;
+        }
+        for (size_t j = 0; j < ov->n_peers; j++)
+            if (ov->peers[j].present)
+                present[n_present++] = ov->peers[j].id;
+        for (int j = 0; j < ov->cfg->n_static; j++)
+            if (nodeid_parse(ov->cfg->static_peers[j], &statics[n_statics]))
+                n_statics++;
+        struct topology_input in = {
+            .self = a->self, .peers = present, .n_peers = n_present,
+            .min_successors = ov->cfg->min_successors,
+            .statics = statics, .n_statics = n_statics,
+        };
+        size_t n_want = topology_plan(&in, want, ov->n_peers + CONFIG_MAX_STATIC + 1);
+
+        int budget = ov->cfg->max_concurrent_edges - negotiating(ov);
+        for (size_t k = 0; k < n_want && budget > 0; k++) {
+            struct peer *p = agent_find_peer(ov, &want[k].peer);
+            if (!p || !p->present || p->edge.state != EDGE_IDLE)
+                continue;
+            start_request(a, ov, p, want[k].type, now);
+            budget--;
+        }
+        free(present);
+        free(want);
+    }
+}
+
+int64_t edge_next_deadline(const struct agent *a)
+{
+    int64_t next = -1;
+    for (int i = 0; i < a->n_overlays; i++) {
+        const struct overlay *ov = &a->overlays[i];
+        for (size_t j = 0; j < ov->n_peers; j++) {
+            int64_t d = ov->peers[j].edge.deadline_ms;
+            if (d && (next < 0 || d < next))
+                next = d;
+        }
+    }
+    return next;
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+static json_t *find_stats(json_t *tincan_stats, const char *link_id)
+{
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(tincan_stats, "links"), i, l) {
+        const char *id = json_string_value(json_object_get(l, "link_id"));
+        if (id && !strcmp(id, link_id))
+            return l;
+    }
+    return NULL;
+}
+
+json_t *edge_status(const struct agent *a, const struct overlay *ov, json_t *tincan_stats)
+{
+    char ip[64] = "";
+    uint32_t v = ov->cfg->ip4;
+    if (v)
+        snprintf(ip, sizeof ip, "%u.%u.%u.%u/%d", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
+                 v & 255, ov->cfg->prefix_len);
+    json_t *peers = json_array(), *links = json_array();
+    int64_t now = monotonic_ms();
+    for (size_t j = 0; j < ov->n_peers; j++) {
+        const struct peer *p = &ov->peers[j];
+        const struct edge *e = &p->edge;
+        json_array_append_new(peers, json_pack("{ss ss ss}", "node_id", p->hex, "state",
+                                               p->present ? "present" : "absent", "edge",
+                                               edge_state_name(e->state)));
+        if (e->state == EDGE_IDLE)
+            continue;
+        json_t *l = json_pack("{ss ss ss ss sb sI}", "peer", p->hex, "state",
+                              edge_state_name(e->state), "edge_type", edge_type_name(e->type),
+                              "link_id", e->link_id, "initiator", e->initiator, "state_age_s",
+                              (json_int_t)((now - e->state_since_ms) / 1000));
+        if (e->last_error[0])
+            json_object_set_new(l, "last_error", json_string(e->last_error));
+        json_t *st = e->link_created ? find_stats(tincan_stats, e->link_id) : NULL;
+        static const char *const copy[] = { "local_type", "remote_type", "local_addr",
+                                            "remote_addr", "tx_bytes", "rx_bytes", "tx_frames",
+                                            "rx_frames", "drop_oversize", "drop_tap",
+                                            "drop_decrypt", "age_s", "up_s", "reason", "mac" };
+        for (size_t k = 0; st && k < sizeof copy / sizeof *copy; k++) {
+            json_t *val = json_object_get(st, copy[k]);
+            if (val)
+                json_object_set(l, copy[k], val);
+        }
+        if (st && json_object_get(st, "state"))
+            json_object_set(l, "link_state", json_object_get(st, "state"));
+        json_array_append_new(links, l);
+    }
+    return json_pack("{ss ss ss so so}", "name", ov->cfg->name, "bridge", ov->cfg->bridge_name,
+                     "ip", ip, "peers", peers, "links", links);
+}

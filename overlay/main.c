@@ -1,0 +1,138 @@
+/* evio, the node agent: command line, configuration, directories; then the
+ * agent's loop (agent.c). */
+#include "agent.h"
+#include "evio/log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EVIO_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: evio [OPTIONS]\n"
+"The evio node agent: joins the overlays named in the configuration through\n"
+"XMPP, negotiates encrypted links with peers, and drives evio-tincan (the\n"
+"datapath) and evio-switchctl (the Open vSwitch controller).\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE        configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+"      --check-config FILE  validate FILE and exit: 0 if valid, 2 if not\n"
+"      --tincan PATH        evio-tincan to run (default: next to evio)\n"
+"      --switchctl PATH     evio-switchctl to run (default: next to evio)\n"
+"  -h, --help               this text\n"
+"  -V, --version            print the version\n"
+"\n"
+"The control socket is RUN_DIR/evio.sock; see evioctl(1). Configuration:\n"
+"evio.conf(5).\n");
+}
+
+/* Creates DIR and its parents with MODE. Returns 0 or a positive errno. */
+static int mkdir_p(const char *dir, mode_t mode)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return ENAMETOOLONG;
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+            return errno;
+        *p = '/';
+    }
+    if (mkdir(path, mode) < 0 && errno != EEXIST)
+        return errno;
+    return 0;
+}
+
+/* The helper programs live next to evio unless told otherwise. */
+static char *sibling(const char *name)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return strdup(name);
+    self[n] = '\0';
+    char *out;
+    if (asprintf(&out, "%s/%s", dirname(self), name) < 0)
+        return NULL;
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_CHECK = 256, OPT_TINCAN, OPT_SWITCHCTL };
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", required_argument, NULL, OPT_CHECK },
+        { "tincan", required_argument, NULL, OPT_TINCAN },
+        { "switchctl", required_argument, NULL, OPT_SWITCHCTL },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config_path = CONFIG_DEFAULT_PATH, *check = NULL;
+    char *tincan = NULL, *switchctl = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case OPT_CHECK: check = optarg; break;
+        case OPT_TINCAN: tincan = strdup(optarg); break;
+        case OPT_SWITCHCTL: switchctl = strdup(optarg); break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("evio %s\n", EVIO_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "evio: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    log_init("evio");
+    struct config cfg;
+    char *err = NULL;
+    int rc = config_load(check ? check : config_path, &cfg, &err);
+    if (rc) {
+        fprintf(stderr, "%s\n", err ? err : "invalid configuration");
+        free(err);
+        return 2;
+    }
+    if (check) {
+        printf("%s: configuration is valid\n", check);
+        config_free(&cfg);
+        return 0;
+    }
+    log_set_level("*", cfg.log_level);
+
+    int error = mkdir_p(cfg.state_dir, 0700);
+    if (!error)
+        error = mkdir_p(cfg.run_dir, 0755);
+    if (error) {
+        log_error("agent", "cannot create %s or %s: %s", cfg.state_dir, cfg.run_dir,
+                  strerror(error));
+        config_free(&cfg);
+        return 1;
+    }
+
+    if (!tincan)
+        tincan = sibling("evio-tincan");
+    if (!switchctl)
+        switchctl = sibling("evio-switchctl");
+    rc = agent_run(&cfg, tincan, switchctl);
+    free(tincan);
+    free(switchctl);
+    config_free(&cfg);
+    return rc;
+}
