@@ -51,8 +51,6 @@ struct peer *agent_add_peer(struct overlay *ov, const struct nodeid *id)
     memset(p, 0, sizeof *p);
     p->id = *id;
     nodeid_format(id, p->hex);
-    /* the TAP name (<= 15 chars) names the overlay and the peer */
-    snprintf(p->edge.link_id, sizeof p->edge.link_id, "ev%d-%.10s", ov->index, p->hex);
     return p;
 }
 
@@ -155,6 +153,8 @@ static void on_tincan_event(void *aux, const struct ctl_msg *m)
 static void on_helper_ready(void *aux, struct helper *h, bool ready)
 {
     struct agent *a = aux;
+    if (a->stopping)
+        return;
     if (h == &a->tincan) {
         if (ready) {
             ctl_client_set_event_cb(h->ctl, on_tincan_event, a);
@@ -387,6 +387,12 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
     rc = 0;
 
 out:
+    /* helpers first: their disconnect callbacks still look at the peers */
+    a->stopping = true;
+    if (a->tincan.exe)
+        helper_destroy(&a->tincan);
+    if (a->switchctl.exe)
+        helper_destroy(&a->switchctl);
     for (int i = 0; i < a->n_overlays; i++) {
         for (size_t j = 0; j < a->overlays[i].n_peers; j++) {
             json_decref(a->overlays[i].peers[j].edge.remote_creds);
@@ -395,10 +401,6 @@ out:
         free(a->overlays[i].peers);
     }
     sig_session_destroy(a->sig);
-    if (a->tincan.exe)
-        helper_destroy(&a->tincan);
-    if (a->switchctl.exe)
-        helper_destroy(&a->switchctl);
     ctl_server_close(a->ctl);
     if (sigfd >= 0)
         close(sigfd);

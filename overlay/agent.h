@@ -42,7 +42,6 @@ struct edge {
     char link_id[LINK_ID_MAX];      /* also the TAP name */
     bool link_created;              /* tincan has the link */
     bool remote_creds_set;          /* tincan has the peer's ufrag/pwd */
-    bool port_added;                /* switchctl has the port */
     char peer_fingerprint[FPR_MAX];
     json_t *remote_creds;           /* peer's {ufrag, pwd} until applied */
     json_t *pending_cands;          /* peer's candidates until applicable */
@@ -63,6 +62,9 @@ struct peer {
 struct overlay {
     const struct config_overlay *cfg;
     int index;
+    bool ports_dirty;               /* switchctl's ports need a port/sync */
+    bool ports_syncing;             /* a port/sync is in flight */
+    int64_t ports_retry_ms;         /* after a failed sync */
     struct peer *peers;
     size_t n_peers, cap;
 };

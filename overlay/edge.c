@@ -126,16 +126,51 @@ static void tincan_remove_link(struct agent *a, struct edge *e)
     e->remote_creds_set = false;
 }
 
-static void switchctl_port(struct agent *a, struct overlay *ov, struct peer *p, bool add)
+/* The switch's ports follow the connected links: any change marks the
+ * overlay, and edge_plan() sends the whole set with port/sync. */
+static void ports_changed(struct overlay *ov)
 {
-    struct edge *e = &p->edge;
-    if (add == e->port_added)
+    ov->ports_dirty = true;
+}
+
+static void on_ports_synced(void *aux, const struct ctl_msg *m)
+{
+    struct edge_ref *r = aux;
+    struct overlay *ov = &r->a->overlays[r->overlay];
+    free(r);
+    ov->ports_syncing = false;
+    if (!m->ok) {
+        /* e.g. switchctl has not read the OVS database yet: try again soon */
+        log_debug("edge", "%s: port/sync: %s; retrying", ov->cfg->name, m->error);
+        ov->ports_dirty = true;
+        ov->ports_retry_ms = monotonic_ms() + 500;
+    }
+}
+
+static void sync_ports(struct agent *a, struct overlay *ov, int64_t now)
+{
+    if (!ov->ports_dirty || ov->ports_syncing || now < ov->ports_retry_ms
+        || a->switchctl.state != HELPER_READY)
         return;
-    json_t *args = json_pack("{ss ss ss}", "overlay", ov->cfg->name, "port", e->link_id,
-                             "peer", p->hex);
-    agent_helper_send(&a->switchctl, add ? "port/add" : "port/remove", args, NULL, NULL);
+    json_t *ports = json_array();
+    for (size_t j = 0; j < ov->n_peers; j++) {
+        const struct peer *p = &ov->peers[j];
+        if (p->edge.state == EDGE_CONNECTED)
+            json_array_append_new(ports, json_pack("{ss ss}", "port", p->edge.link_id,
+                                                   "peer", p->hex));
+    }
+    json_t *args = json_pack("{ss so}", "overlay", ov->cfg->name, "ports", ports);
+    struct edge_ref *r = malloc(sizeof *r);
+    if (!r) {
+        json_decref(args);
+        return;
+    }
+    r->a = a;
+    r->overlay = ov->index;
+    ov->ports_dirty = false;
+    ov->ports_syncing = true;
+    agent_helper_send(&a->switchctl, "port/sync", args, on_ports_synced, r);
     json_decref(args);
-    e->port_added = add;
 }
 
 /* Hands tincan what it can take now: remote credentials, then candidates. */
@@ -176,7 +211,8 @@ void edge_reset(struct agent *a, struct overlay *ov, struct peer *p, const char 
     }
     log_info("edge", "%s/%.12s: reset: %s", ov->cfg->name, p->hex, why);
     snprintf(e->last_error, sizeof e->last_error, "%s", why);
-    switchctl_port(a, ov, p, false);
+    if (e->state == EDGE_CONNECTED)
+        ports_changed(ov);
     tincan_remove_link(a, e);
     json_decref(e->remote_creds);
     e->remote_creds = NULL;
@@ -245,6 +281,13 @@ static void on_link_created(void *aux, const struct ctl_msg *m)
 static void create_link(struct agent *a, struct overlay *ov, struct peer *p)
 {
     struct edge *e = &p->edge;
+    /* Each link gets a TAP name of its own (<= 15 chars: overlay, peer, and
+     * a random suffix): a port that a crashed switch or datapath left behind
+     * in OVS under an old name can then never be mistaken for this link's. */
+    uint16_t suffix = 0;
+    if (getrandom(&suffix, sizeof suffix, 0) != sizeof suffix)
+        suffix = (uint16_t)monotonic_ms();
+    snprintf(e->link_id, sizeof e->link_id, "e%d%.8s%03x", ov->index, p->hex, suffix & 0xfff);
     edge_set_state(ov, p, EDGE_CREATING, monotonic_ms(), REQUEST_TIMEOUT_MS);
     json_t *args = json_pack("{ss ss si sb ss}", "link_id", e->link_id, "tap", e->link_id,
                              "mtu", ov->cfg->mtu, "controlling", e->initiator,
@@ -307,7 +350,8 @@ static void on_edge_req(struct agent *a, struct overlay *ov, struct peer *p,
         /* the peer restarted or gave up on the old edge: start over with this one */
         log_info("edge", "%s/%.12s: new request replaces the %s edge", ov->cfg->name, p->hex,
                  edge_state_name(e->state));
-        switchctl_port(a, ov, p, false);
+        if (e->state == EDGE_CONNECTED)
+            ports_changed(ov);
         tincan_remove_link(a, e);
         json_decref(e->remote_creds);
         e->remote_creds = NULL;
@@ -460,7 +504,7 @@ void edge_on_tincan_event(struct agent *a, const struct ctl_msg *m)
             edge_set_state(ov, p, EDGE_CONNECTED, monotonic_ms(), 0);
             e->failures = 0;
             e->last_error[0] = '\0';
-            switchctl_port(a, ov, p, true);
+            ports_changed(ov);
         } else if (state && !strcmp(state, "failed")) {
             char why[160];
             snprintf(why, sizeof why, "link failed: %s", reason ? reason : "?");
@@ -492,15 +536,12 @@ void edge_on_tincan_ready(struct agent *a, bool ready)
 
 void edge_on_switchctl_ready(struct agent *a, bool ready)
 {
+    /* a (re)started switchctl gets the whole set: new ports, and none of
+     * those a crash left behind */
     for (int i = 0; i < a->n_overlays; i++) {
-        struct overlay *ov = &a->overlays[i];
-        for (size_t j = 0; j < ov->n_peers; j++) {
-            struct peer *p = &ov->peers[j];
-            /* a restarted switchctl gets every connected link's port again */
-            p->edge.port_added = false;
-            if (ready && p->edge.state == EDGE_CONNECTED)
-                switchctl_port(a, ov, p, true);
-        }
+        a->overlays[i].ports_dirty = true;
+        a->overlays[i].ports_syncing = false;
+        a->overlays[i].ports_retry_ms = 0;
     }
 }
 
@@ -545,6 +586,8 @@ void edge_plan(struct agent *a, int64_t now)
             }
         }
 
+        sync_ports(a, ov, now);
+
         if (!a->xmpp_connected || !a->fingerprint[0] || a->tincan.state != HELPER_READY)
             continue;
 
@@ -588,6 +631,9 @@ int64_t edge_next_deadline(const struct agent *a)
     int64_t next = -1;
     for (int i = 0; i < a->n_overlays; i++) {
         const struct overlay *ov = &a->overlays[i];
+        if (ov->ports_dirty && !ov->ports_syncing && a->switchctl.state == HELPER_READY
+            && (next < 0 || ov->ports_retry_ms < next))
+            next = ov->ports_retry_ms;
         for (size_t j = 0; j < ov->n_peers; j++) {
             int64_t d = ov->peers[j].edge.deadline_ms;
             if (d && (next < 0 || d < next))

@@ -167,6 +167,64 @@ static json_t *control_port_remove(void *aux, json_t *args, struct ctl_conn *con
     return json_object();
 }
 
+/* Makes the bridge's peer ports exactly the listed ones: listed ports are
+ * added (again), evio's peer ports not listed are removed with their flows
+ * and learned MACs. The agent sends it whenever this process becomes ready,
+ * so ports left behind by a crash (their TAP gone) never linger. */
+static json_t *control_port_sync(void *aux, json_t *args, struct ctl_conn *conn, char **err)
+{
+    struct control_ctx *ctx = aux;
+    const char *overlay;
+    if (!control_args_object(ctx, args, err)
+        || !control_string(ctx, args, "overlay", true, &overlay, err))
+        return NULL;
+    json_t *list = json_object_get(args, "ports");
+    if (!json_is_array(list)) {
+        return control_fail(ctx, err, "ports: expected an array of {\"port\", \"peer\"}%s", "");
+    }
+    struct l2switch *sw = control_switch(ctx, overlay, err);
+    if (!sw)
+        return NULL;
+    const char *bridge = l2switch_bridge(sw);
+
+    size_t i;
+    json_t *item;
+    json_array_foreach(list, i, item) {
+        const char *port, *peer;
+        if (!control_string(ctx, item, "port", true, &port, err)
+            || !control_string(ctx, item, "peer", true, &peer, err))
+            return NULL;
+    }
+
+    struct bridge_port have[256];
+    size_t n_have = bridge_db_ports(ctx->db, bridge, have, sizeof have / sizeof have[0]);
+    int removed = 0;
+    for (size_t j = 0; j < n_have; j++) {
+        if (have[j].internal || !have[j].peer[0])
+            continue;                 /* only evio's peer ports are ours to prune */
+        bool listed = false;
+        json_array_foreach(list, i, item)
+            listed |= !strcmp(json_string_value(json_object_get(item, "port")), have[j].name);
+        if (listed)
+            continue;
+        char *rerr = NULL;
+        if (bridge_db_port_remove(ctx->db, bridge, have[j].name, &rerr) == 0) {
+            log_info(MOD, "%s: sync removes stale port %s", overlay, have[j].name);
+            removed++;
+        }
+        free(rerr);
+    }
+    json_array_foreach(list, i, item) {
+        const char *port = json_string_value(json_object_get(item, "port"));
+        const char *peer = json_string_value(json_object_get(item, "peer"));
+        if (bridge_db_port_add(ctx->db, bridge, port, peer, err)) {
+            ctx->bad_requests++;
+            return NULL;
+        }
+    }
+    return json_pack("{s:I, s:i}", "ports", (json_int_t)json_array_size(list), "removed", removed);
+}
+
 static json_t *control_fdb_show(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
     struct control_ctx *ctx = aux;
@@ -204,6 +262,8 @@ void control_register(struct ctl_server *srv, struct control_ctx *ctx)
     ctl_server_register(srv, "port/add", "{\"overlay\", \"port\", \"peer\"}",
                         control_port_add, ctx);
     ctl_server_register(srv, "port/remove", "{\"overlay\", \"port\"}", control_port_remove, ctx);
+    ctl_server_register(srv, "port/sync", "{\"overlay\", \"ports\": [{\"port\", \"peer\"}]}",
+                        control_port_sync, ctx);
     ctl_server_register(srv, "fdb/show", "{\"overlay\"?}", control_fdb_show, ctx);
     log_debug(MOD, "control commands registered");
 }
