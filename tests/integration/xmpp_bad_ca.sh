@@ -1,0 +1,44 @@
+#!/bin/bash
+# The agent refuses an XMPP server whose certificate its CA does not vouch for.
+#
+#   node1 10.99.1.10 -- nat1 (MASQ) -- br0 "pub" -- srv 10.99.100.10: prosody
+#   ca_file = CA "other"                                cert signed by CA "test"
+#
+# Checks: evio never reaches xmpp state "connected", logs "not trusted", keeps
+# running and tries again (at least twice).
+set -euo pipefail
+source "$(dirname "$0")/../lib/common.sh"
+source "$EVT_TOP/tests/lib/net.sh"
+source "$EVT_TOP/tests/lib/coturn.sh"
+source "$EVT_TOP/tests/lib/node.sh"
+[ -f "$EVT_TOP/tests/lib/prosody.sh" ] || fail "tests/lib/prosody.sh is missing"
+source "$EVT_TOP/tests/lib/prosody.sh"
+evt_init
+
+d1=$EVT_TMP/node1
+net_up 1
+node_servers 1
+prosody_ca "$EVT_TMP/otherca"
+cmp -s "$EVT_TMP/otherca/ca.crt" "$NODE_CA_FILE" && fail "the two test CAs are the same"
+node_config 1 "$d1" ca_file="$EVT_TMP/otherca/ca.crt"
+node_start 1 "$d1"
+
+states=()
+xmpp_watch() {   # records every state seen; succeeds once "not trusted" was logged twice
+  local s
+  s=$(node_status 1 "$d1" | jq -r .xmpp.state) || return 1
+  # (${states[-1]} on an empty array is a fatal expansion error in bash)
+  local n=${#states[@]}
+  if [ "$n" = 0 ] || [ "${states[$((n - 1))]}" != "$s" ]; then states+=("$s"); fi
+  [ "$(grep -c "not trusted" "$d1/evio.log")" -ge 2 ]
+}
+# wait_until runs its command in this shell, so states[] accumulates here.
+wait_until 60 'two "not trusted" attempts in the log' xmpp_watch
+log "xmpp states seen: ${states[*]}"
+grep -m 3 "not trusted" "$d1/evio.log" | sed 's/^/#   /'
+for s in "${states[@]}"; do
+  [ "$s" != connected ] || fail "xmpp reached connected with an untrusted server certificate"
+done
+kill -0 "${NODE_PID[1]}" 2>/dev/null || fail "evio exited instead of retrying"
+node_status 1 "$d1" | jq -e '.xmpp.state != "connected"' >/dev/null || fail "xmpp connected"
+echo "xmpp_bad_ca: ok"

@@ -1,0 +1,36 @@
+# coturn for evio's integration tests (source after common.sh): a TURN server
+# with one long-term credential, test:testpw, plain UDP/TCP only.
+
+COTURN_USER=test
+COTURN_PASSWORD=testpw
+COTURN_REALM=evio.test
+COTURN_PORT=3478
+
+# coturn_start NS DIR IP: turnserver in NS listening and relaying on IP, its
+# pidfile, log and user database in DIR; returns once 3478/udp is listening.
+coturn_start() {
+  local n=$1 d=$2 ip=$3
+  mkdir -p "$d"
+  command -v turnserver >/dev/null || fail "coturn_start: turnserver not installed (apt-get install coturn)"
+  bg "$n" "$d/turnserver.out" turnserver -n \
+    --listening-ip="$ip" --relay-ip="$ip" --listening-port="$COTURN_PORT" \
+    --lt-cred-mech --user="$COTURN_USER:$COTURN_PASSWORD" --realm="$COTURN_REALM" \
+    --no-tls --no-dtls --no-cli --min-port=49152 --max-port=49252 \
+    --pidfile="$d/turnserver.pid" --log-file="$d/turnserver.log" --simple-log \
+    --no-stdout-log --userdb="$d/turndb" >/dev/null
+  COTURN_PID=${EVT_PIDS[-1]}
+  COTURN_NS=$n
+  wait_until 10 "coturn listening on $ip:$COTURN_PORT/udp in $n" _coturn_listening "$n" "$ip"
+  kill -0 "$COTURN_PID" 2>/dev/null || fail "coturn exited: $(tail -n 5 "$d/turnserver.out")"
+  log "coturn up on $ip:$COTURN_PORT (pid $COTURN_PID)"
+}
+
+_coturn_listening() {
+  ns "$1" ss -Hun state unconnected "src $2:$COTURN_PORT" | grep -q .
+}
+
+# coturn_stop: stop the server started by coturn_start.
+coturn_stop() {
+  [ -n "${COTURN_PID:-}" ] && { kill_wait "$COTURN_PID" || true; }
+  COTURN_PID=
+}

@@ -1,0 +1,177 @@
+# One evio node for the integration tests and the demo (source after
+# common.sh and net.sh). Node i lives in namespace "node<i>" (net_up), keeps
+# every file under its own DIR, and joins overlay "lab" as 10.250.0.<i>.
+#
+#   node_config I DIR [relay_only=true] [ca_file=PATH] [tls=none]
+#   node_start I DIR        private OVS + evio; waits for the control socket
+#   node_kill I DIR         SIGKILL evio and its helpers (a crash; OVS stays)
+#   node_stop I DIR         SIGTERM evio, kill leftovers, stop OVS
+#   node_status I DIR       evioctl status as JSON (stdout)
+#   node_wait_link I DIR STATE SECONDS   until the first link has STATE
+#   node_wait_xmpp I DIR STATE SECONDS   until xmpp.state is STATE
+#
+# NODE_CA_FILE: default ca_file (the test CA); NODE_PID[i]: evio's PID.
+
+NODE_PID=()
+NODE_OVERLAY=${NODE_OVERLAY:-lab}
+
+node_sock() { echo "$2/run/evio.sock"; }
+node_tincan_sock() { echo "$2/run/tincan.sock"; }
+
+# node_config I DIR [key=value...]: write DIR/config.json for node I.
+node_config() {
+  local i=$1 d=$2; shift 2
+  local relay_only=false ca_file=${NODE_CA_FILE:-} tls=required kv
+  for kv in "$@"; do
+    case $kv in
+      relay_only=*) relay_only=${kv#*=} ;;
+      ca_file=*) ca_file=${kv#*=} ;;
+      tls=*) tls=${kv#*=} ;;
+      *) fail "node_config: unknown setting $kv" ;;
+    esac
+  done
+  mkdir -p "$d/state" "$d/run" "$d/ovs"
+  jq -n --arg d "$d" --arg i "$i" --arg srv "$(net_srv_ip)" --arg ca "$ca_file" \
+        --arg tls "$tls" --argjson relay "$relay_only" --arg ov "$NODE_OVERLAY" '{
+    node: {state_dir: "\($d)/state", run_dir: "\($d)/run", log_level: "debug"},
+    xmpp: ({host: $srv, port: 5222, user: "node\($i)@evio.test", password: "pw\($i)", tls: $tls}
+           + (if $ca != "" then {ca_file: $ca} else {} end)),
+    turn: [{server: "\($srv):3478", user: "test", password: "testpw"}],
+    ice: {relay_only: $relay},
+    ovs: {rundir: "\($d)/ovs", db: "unix:\($d)/ovs/db.sock"},
+    overlays: {($ov): {bridge: {name: "evbr0", ip: "10.250.0.\($i)/24", mtu: 1410}}}
+  }' >"$d/config.json" || fail "node_config: cannot write $d/config.json"
+}
+
+_node_ovs_running() {
+  local d=$1
+  [ -f "$d/ovs/ovs-vswitchd.pid" ] && kill -0 "$(cat "$d/ovs/ovs-vswitchd.pid")" 2>/dev/null
+}
+
+# node_start I DIR: OVS (unless already running) and evio in namespace node<I>.
+node_start() {
+  local i=$1 d=$2 n=node$1
+  [ -x "$EVT_BUILD/evio" ] || fail "node_start: $EVT_BUILD/evio not built"
+  [ -x "$EVT_BUILD/evioctl" ] || fail "node_start: $EVT_BUILD/evioctl not built"
+  [ -f "$d/config.json" ] || fail "node_start: no $d/config.json (node_config first)"
+  _node_install_exit_hook
+  if ! _node_ovs_running "$d"; then
+    rm -rf "$d/ovs"
+    ovs_start "$n" "$d/ovs"
+  fi
+  [ -f "$d/evio.log" ] && mv "$d/evio.log" "$d/evio.log.$(date +%s%N)"
+  bg "$n" "$d/evio.log" "$EVT_BUILD/evio" --config "$d/config.json" >/dev/null
+  NODE_PID[$i]=${EVT_PIDS[-1]}
+  local pid=${NODE_PID[$i]} end=$(( $(date +%s%N) + 20000000000 ))
+  until evctl "$(node_sock "$i" "$d")" status >/dev/null 2>&1; do
+    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$d/evio.log" >&2; fail "node$i: evio (pid $pid) exited during start"; }
+    [ "$(date +%s%N)" -lt "$end" ] || { tail -n 30 "$d/evio.log" >&2; fail "node$i: evio control socket did not answer in 20s"; }
+    sleep 0.1
+  done
+  log "node$i: evio up (pid $pid, $(node_status "$i" "$d" | jq -r '.node_id // "?"'))"
+}
+
+# node_status I DIR: the agent's status as JSON.
+node_status() {
+  evctl "$(node_sock "$1" "$2")" --json status
+}
+
+# node_helper_pid I DIR NAME: PID of helper NAME (evio-tincan, evio-switchctl) from status.
+node_helper_pid() {
+  node_status "$1" "$2" | jq -er --arg n "$3" '.helpers[] | select(.name == $n) | .pid'
+}
+
+# node_link I DIR [FIELD]: the first link of the first overlay (or one field of it).
+node_link() {
+  node_status "$1" "$2" | jq -e -r ".overlays[0].links[0]${3:+.$3}"
+}
+
+_node_link_is() { [ "$(node_link "$1" "$2" state 2>/dev/null)" = "$3" ]; }
+_node_link_is_not() { [ "$(node_link "$1" "$2" state 2>/dev/null)" != "$3" ]; }
+
+# node_wait_link I DIR STATE SECONDS
+node_wait_link() {
+  wait_until "$4" "node$1's first link to be $3 (last: $(node_link "$1" "$2" state 2>/dev/null || echo none))" \
+    _node_link_is "$1" "$2" "$3"
+}
+# node_wait_link_not I DIR STATE SECONDS: until the first link is gone or not STATE.
+node_wait_link_not() {
+  wait_until "$4" "node$1's first link to leave state $3" _node_link_is_not "$1" "$2" "$3"
+}
+
+_node_xmpp_is() { [ "$(node_status "$1" "$2" 2>/dev/null | jq -r .xmpp.state)" = "$3" ]; }
+# node_wait_xmpp I DIR STATE SECONDS
+node_wait_xmpp() {
+  wait_until "$4" "node$1's xmpp state to be $3" _node_xmpp_is "$1" "$2" "$3"
+}
+
+# _node_children PID: PIDs of PID's descendants.
+_node_children() {
+  local c
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    echo "$c"; _node_children "$c"
+  done
+}
+
+# node_kill I DIR: SIGKILL evio and all its descendants (a crash).
+node_kill() {
+  local i=$1 pid=${NODE_PID[$1]:-} pids
+  [ -n "$pid" ] || return 0
+  pids="$pid $(_node_children "$pid")"
+  kill -9 $pids 2>/dev/null || true
+  kill_wait $pids || true
+  NODE_PID[$i]=
+}
+
+# node_stop I DIR: stop evio (SIGTERM, it stops its helpers), then OVS.
+node_stop() {
+  local i=$1 d=$2 pid=${NODE_PID[$1]:-} kids
+  if [ -n "$pid" ]; then
+    kids=$(_node_children "$pid")
+    kill_wait "$pid" || true
+    [ -n "$kids" ] && { kill_wait $kids || true; }
+    NODE_PID[$i]=
+  fi
+  ovs_stop "node$i" "$d/ovs" || true
+}
+
+# On exit, before common.sh's cleanup: record every process still living in
+# one of this run's namespaces (helpers evio restarted, their children), so
+# that none survives its namespace.
+_node_install_exit_hook() {
+  [ -n "${_NODE_HOOKED:-}" ] && return 0
+  _NODE_HOOKED=1
+  trap '_node_exit_hook' EXIT
+}
+_node_exit_hook() {
+  local rc=$? n p
+  set +e
+  for n in "${EVT_NETNS[@]}"; do
+    for p in $(ip netns pids "$n" 2>/dev/null); do EVT_PIDS+=("$p"); done
+  done
+  (exit "$rc")
+  evt_cleanup
+}
+
+# node_servers N: in namespace srv, prosody (STARTTLS required, certificate
+# from a test CA in $EVT_TMP/ca, accounts node1..nodeN with passwords pw1..)
+# and coturn; sets NODE_CA_FILE to the test CA. Needs tests/lib/prosody.sh.
+node_servers() {
+  local n=$1 i srv
+  srv=$(net_srv_ip)
+  declare -F prosody_start >/dev/null || fail "node_servers: tests/lib/prosody.sh not sourced"
+  prosody_ca "$EVT_TMP/ca" || fail "prosody_ca failed"
+  prosody_start srv "$EVT_TMP/prosody" "$srv" "$EVT_TMP/ca" || fail "prosody_start failed"
+  for i in $(seq 1 "$n"); do
+    prosody_user srv "$EVT_TMP/prosody" "node$i" "pw$i" || fail "prosody_user node$i failed"
+  done
+  coturn_start srv "$EVT_TMP/coturn" "$srv"
+  NODE_CA_FILE=$EVT_TMP/ca/ca.crt
+}
+
+# node_wait_ping I IP SECONDS: until node I's namespace reaches IP. A link is
+# "connected" as soon as the datapath is up; its port joins the node's switch
+# a moment later (port/sync), so the first frames may still be lost.
+node_wait_ping() {
+  wait_until "$3" "node$1 to reach $2 over the overlay" ns "node$1" ping -c 1 -W 1 "$2"
+}
