@@ -49,11 +49,14 @@ demo_failed() {
 }
 
 demo_up() {
-  local build=${1:-$top/build} nodes=${NODES:-2} i
+  local build=${1:-$top/build} nodes=${NODES:-2} i p
   [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces)" >&2; exit 1; }
   [ "$nodes" -ge 2 ] && [ "$nodes" -le 99 ] || { echo "demo: NODES must be 2..99" >&2; exit 2; }
   EVT_BUILD=$(cd "$build" 2>/dev/null && pwd) || { echo "demo: no build directory $build" >&2; exit 2; }
   export EVT_BUILD
+  for p in evio evioctl evio-tincan evio-switchctl; do
+    [ -x "$EVT_BUILD/$p" ] || { echo "demo: $EVT_BUILD/$p is not built (make BUILD=$build all)" >&2; exit 2; }
+  done
   if [ -n "$(demo_namespaces)" ] || [ -d "$DEMO_DIR" ]; then
     echo "demo: a demo is already up; taking it down first"
     demo_down

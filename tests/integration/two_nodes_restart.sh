@@ -59,7 +59,7 @@ tincan_restarts() {
 tincan_back() {
   local p r
   p=$(node_helper_pid 1 "$d1" evio-tincan) && r=$(tincan_restarts) || return 1
-  [ "$p" != "$1" ] && [ "$r" -gt "$2" ] && kill -0 "$p"
+  [ "$p" -gt 0 ] && [ "$p" != "$1" ] && [ "$r" -gt "$2" ] && kill -0 "$p"
 }
 tpid=$(node_helper_pid 1 "$d1" evio-tincan) || fail "no evio-tincan in node1's status"
 r0=$(tincan_restarts)

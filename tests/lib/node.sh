@@ -119,7 +119,7 @@ node_kill() {
   [ -n "$pid" ] || return 0
   pids="$pid $(_node_children "$pid")"
   kill -9 $pids 2>/dev/null || true
-  kill_wait $pids || true
+  { kill_wait $pids || true; } 2>/dev/null   # (quiet: no "Killed" job notice)
   NODE_PID[$i]=
 }
 
