@@ -25,7 +25,8 @@ ns_add() {
 }
 
 # bg NAME LOGFILE CMD...: start CMD in namespace NAME in the background and
-# record its PID (printed on stdout) for cleanup.
+# record its PID for cleanup; the PID is also printed, and is ${EVT_PIDS[-1]}
+# afterwards (do not call it as $(bg ...): a subshell's record is lost).
 bg() {
   local n=$1 logf=$2; shift 2
   ip netns exec "$EVT_PREFIX$n" "$@" >"$logf" 2>&1 &
@@ -48,13 +49,14 @@ wait_until() {
 }
 
 # kill_wait PID...: SIGTERM, then SIGKILL after 5 s, and reap
+# (every step tolerates a process that is already gone: callers use set -e)
 kill_wait() {
   local p i
-  for p in "$@"; do kill "$p" 2>/dev/null; done
+  for p in "$@"; do kill "$p" 2>/dev/null || true; done
   for p in "$@"; do
     for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
   done
   return 0
 }
@@ -91,8 +93,13 @@ ovs_stop() {
 evt_cleanup() {
   local rc=$?
   set +e
+  local n p
+  # also whatever runs in our namespaces without being recorded (helpers a
+  # daemon restarted by itself), so nothing outlives its namespace
+  for n in "${EVT_NETNS[@]}"; do
+    for p in $(ip netns pids "$n" 2>/dev/null); do EVT_PIDS+=("$p"); done
+  done
   [ ${#EVT_PIDS[@]} -gt 0 ] && kill_wait "${EVT_PIDS[@]}"
-  local n
   for n in "${EVT_NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
   if [ "$rc" != 0 ] && [ -z "${EVT_KEEP:-}" ]; then
     log "logs of the failed run:"
