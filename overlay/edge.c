@@ -126,8 +126,11 @@ static void tincan_remove_link(struct agent *a, struct edge *e)
     e->remote_creds_set = false;
 }
 
-/* The switch's ports follow the connected links: any change marks the
- * overlay, and edge_plan() sends the whole set with port/sync. */
+/* The switch's ports follow the links tincan has (their TAPs exist from
+ * link/create): any change marks the overlay and edge_plan() sends the whole
+ * set with port/sync. A port joins the bridge before its link is up, so the
+ * first frames after "connected" are not lost to a port still being added;
+ * tincan drops, and counts, what reaches a link that is not up. */
 static void ports_changed(struct overlay *ov)
 {
     ov->ports_dirty = true;
@@ -155,7 +158,7 @@ static void sync_ports(struct agent *a, struct overlay *ov, int64_t now)
     json_t *ports = json_array();
     for (size_t j = 0; j < ov->n_peers; j++) {
         const struct peer *p = &ov->peers[j];
-        if (p->edge.state == EDGE_CONNECTED)
+        if (p->edge.link_created)
             json_array_append_new(ports, json_pack("{ss ss}", "port", p->edge.link_id,
                                                    "peer", p->hex));
     }
@@ -211,7 +214,7 @@ void edge_reset(struct agent *a, struct overlay *ov, struct peer *p, const char 
     }
     log_info("edge", "%s/%.12s: reset: %s", ov->cfg->name, p->hex, why);
     snprintf(e->last_error, sizeof e->last_error, "%s", why);
-    if (e->state == EDGE_CONNECTED)
+    if (e->link_created)
         ports_changed(ov);
     tincan_remove_link(a, e);
     json_decref(e->remote_creds);
@@ -255,6 +258,7 @@ static void on_link_created(void *aux, const struct ctl_msg *m)
         return;
     }
     e->link_created = true;
+    ports_changed(ov);
     const char *mac = json_string_value(json_object_get(m->body, "mac"));
     const char *ufrag = json_string_value(json_object_get(m->body, "ufrag"));
     const char *pwd = json_string_value(json_object_get(m->body, "pwd"));
@@ -350,7 +354,7 @@ static void on_edge_req(struct agent *a, struct overlay *ov, struct peer *p,
         /* the peer restarted or gave up on the old edge: start over with this one */
         log_info("edge", "%s/%.12s: new request replaces the %s edge", ov->cfg->name, p->hex,
                  edge_state_name(e->state));
-        if (e->state == EDGE_CONNECTED)
+        if (e->link_created)
             ports_changed(ov);
         tincan_remove_link(a, e);
         json_decref(e->remote_creds);
@@ -504,7 +508,6 @@ void edge_on_tincan_event(struct agent *a, const struct ctl_msg *m)
             edge_set_state(ov, p, EDGE_CONNECTED, monotonic_ms(), 0);
             e->failures = 0;
             e->last_error[0] = '\0';
-            ports_changed(ov);
         } else if (state && !strcmp(state, "failed")) {
             char why[160];
             snprintf(why, sizeof why, "link failed: %s", reason ? reason : "?");
@@ -526,6 +529,8 @@ void edge_on_tincan_ready(struct agent *a, bool ready)
             struct edge *e = &ov->peers[j].edge;
             if (e->state == EDGE_IDLE || e->state == EDGE_BACKOFF)
                 continue;
+            if (e->link_created)
+                ports_changed(ov);      /* its TAP went with the process */
             e->link_created = false;    /* nothing to remove: the process is gone */
             edge_reset(a, ov, &ov->peers[j], "datapath restarted", true);
             e->failures = 0;
