@@ -11,12 +11,7 @@
 # ways; 10 MB over TCP arrive intact; a marker sent through the overlay never
 # appears on the internet (0 hits on br0) but does on node1's evbr0.
 set -euo pipefail
-source "$(dirname "$0")/../lib/common.sh"
-source "$EVT_TOP/tests/lib/net.sh"
-source "$EVT_TOP/tests/lib/coturn.sh"
-source "$EVT_TOP/tests/lib/node.sh"
-[ -f "$EVT_TOP/tests/lib/prosody.sh" ] || fail "tests/lib/prosody.sh is missing"
-source "$EVT_TOP/tests/lib/prosody.sh"
+source "$(dirname "$0")/../lib/e2e.sh"
 evt_init
 
 net_up 2

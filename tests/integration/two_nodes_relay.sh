@@ -10,12 +10,7 @@
 # Checks: the link is connected on both, the selected pair is relayed, ping
 # works both ways, and coturn carried the traffic.
 set -euo pipefail
-source "$(dirname "$0")/../lib/common.sh"
-source "$EVT_TOP/tests/lib/net.sh"
-source "$EVT_TOP/tests/lib/coturn.sh"
-source "$EVT_TOP/tests/lib/node.sh"
-[ -f "$EVT_TOP/tests/lib/prosody.sh" ] || fail "tests/lib/prosody.sh is missing"
-source "$EVT_TOP/tests/lib/prosody.sh"
+source "$(dirname "$0")/../lib/e2e.sh"
 evt_init
 
 net_up 2

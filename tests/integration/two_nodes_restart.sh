@@ -13,12 +13,7 @@
 # back with node1's evio unchanged; kill -9 node1's evio-tincan -> evio
 # restarts it (restarts goes up), the link comes back, ping works.
 set -euo pipefail
-source "$(dirname "$0")/../lib/common.sh"
-source "$EVT_TOP/tests/lib/net.sh"
-source "$EVT_TOP/tests/lib/coturn.sh"
-source "$EVT_TOP/tests/lib/node.sh"
-[ -f "$EVT_TOP/tests/lib/prosody.sh" ] || fail "tests/lib/prosody.sh is missing"
-source "$EVT_TOP/tests/lib/prosody.sh"
+source "$(dirname "$0")/../lib/e2e.sh"
 evt_init
 
 d1=$EVT_TMP/node1 d2=$EVT_TMP/node2

@@ -7,12 +7,7 @@
 # Checks: evio never reaches xmpp state "connected", logs "not trusted", keeps
 # running and tries again (prosody sees a second connection).
 set -euo pipefail
-source "$(dirname "$0")/../lib/common.sh"
-source "$EVT_TOP/tests/lib/net.sh"
-source "$EVT_TOP/tests/lib/coturn.sh"
-source "$EVT_TOP/tests/lib/node.sh"
-[ -f "$EVT_TOP/tests/lib/prosody.sh" ] || fail "tests/lib/prosody.sh is missing"
-source "$EVT_TOP/tests/lib/prosody.sh"
+source "$(dirname "$0")/../lib/e2e.sh"
 evt_init
 
 d1=$EVT_TMP/node1
