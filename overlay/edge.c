@@ -92,14 +92,17 @@ struct edge_ref {
     char edge_id[EDGE_ID_LEN + 1];
 };
 
+/* P may be NULL for a reply about the overlay as a whole (port/sync). */
 static struct edge_ref *edge_ref(struct agent *a, struct overlay *ov, struct peer *p)
 {
-    struct edge_ref *r = malloc(sizeof *r);
+    struct edge_ref *r = calloc(1, sizeof *r);
     if (r) {
         r->a = a;
         r->overlay = ov->index;
-        r->peer = p->id;
-        memcpy(r->edge_id, p->edge.edge_id, sizeof r->edge_id);
+        if (p) {
+            r->peer = p->id;
+            memcpy(r->edge_id, p->edge.edge_id, sizeof r->edge_id);
+        }
     }
     return r;
 }
@@ -115,17 +118,6 @@ static struct peer *edge_deref(struct edge_ref *r, struct overlay **ovp)
     return p;
 }
 
-static void tincan_remove_link(struct agent *a, struct edge *e)
-{
-    if (!e->link_created)
-        return;
-    json_t *args = json_pack("{ss}", "link_id", e->link_id);
-    agent_helper_send(&a->tincan, "link/remove", args, NULL, NULL);
-    json_decref(args);
-    e->link_created = false;
-    e->remote_creds_set = false;
-}
-
 /* The switch's ports follow the links tincan has (their TAPs exist from
  * link/create): any change marks the overlay and edge_plan() sends the whole
  * set with port/sync. A port joins the bridge before its link is up, so the
@@ -134,6 +126,25 @@ static void tincan_remove_link(struct agent *a, struct edge *e)
 static void ports_changed(struct overlay *ov)
 {
     ov->ports_dirty = true;
+}
+
+/* Lets go of the edge's link: tincan removes it (a no-op when tincan is
+ * gone, its links with it), the switch loses its port, and whatever the
+ * peer sent for it is dropped. */
+static void drop_link(struct agent *a, struct overlay *ov, struct edge *e)
+{
+    if (e->link_created) {
+        json_t *args = json_pack("{ss}", "link_id", e->link_id);
+        agent_helper_send(&a->tincan, "link/remove", args, NULL, NULL);
+        json_decref(args);
+        ports_changed(ov);
+    }
+    e->link_created = false;
+    e->remote_creds_set = false;
+    json_decref(e->remote_creds);
+    e->remote_creds = NULL;
+    json_decref(e->pending_cands);
+    e->pending_cands = NULL;
 }
 
 static void on_ports_synced(void *aux, const struct ctl_msg *m)
@@ -163,13 +174,11 @@ static void sync_ports(struct agent *a, struct overlay *ov, int64_t now)
                                                    "peer", p->hex));
     }
     json_t *args = json_pack("{ss so}", "overlay", ov->cfg->name, "ports", ports);
-    struct edge_ref *r = malloc(sizeof *r);
+    struct edge_ref *r = edge_ref(a, ov, NULL);
     if (!r) {
         json_decref(args);
         return;
     }
-    r->a = a;
-    r->overlay = ov->index;
     ov->ports_dirty = false;
     ov->ports_syncing = true;
     agent_helper_send(&a->switchctl, "port/sync", args, on_ports_synced, r);
@@ -214,13 +223,7 @@ void edge_reset(struct agent *a, struct overlay *ov, struct peer *p, const char 
     }
     log_info("edge", "%s/%.12s: reset: %s", ov->cfg->name, p->hex, why);
     snprintf(e->last_error, sizeof e->last_error, "%s", why);
-    if (e->link_created)
-        ports_changed(ov);
-    tincan_remove_link(a, e);
-    json_decref(e->remote_creds);
-    e->remote_creds = NULL;
-    json_decref(e->pending_cands);
-    e->pending_cands = NULL;
+    drop_link(a, ov, e);
     e->edge_id[0] = '\0';
 
     e->failures++;
@@ -354,11 +357,7 @@ static void on_edge_req(struct agent *a, struct overlay *ov, struct peer *p,
         /* the peer restarted or gave up on the old edge: start over with this one */
         log_info("edge", "%s/%.12s: new request replaces the %s edge", ov->cfg->name, p->hex,
                  edge_state_name(e->state));
-        if (e->link_created)
-            ports_changed(ov);
-        tincan_remove_link(a, e);
-        json_decref(e->remote_creds);
-        e->remote_creds = NULL;
+        drop_link(a, ov, e);
     }
     memcpy(e->edge_id, m->edge_id, sizeof e->edge_id);
     e->type = (enum edge_type)m->edge_type;
@@ -529,9 +528,6 @@ void edge_on_tincan_ready(struct agent *a, bool ready)
             struct edge *e = &ov->peers[j].edge;
             if (e->state == EDGE_IDLE || e->state == EDGE_BACKOFF)
                 continue;
-            if (e->link_created)
-                ports_changed(ov);      /* its TAP went with the process */
-            e->link_created = false;    /* nothing to remove: the process is gone */
             edge_reset(a, ov, &ov->peers[j], "datapath restarted", true);
             e->failures = 0;
             e->deadline_ms = monotonic_ms();   /* retry as soon as it is back */

@@ -2,6 +2,7 @@
  * evio-switchctl. Sends a command, prints the result (JSON, or a readable
  * table for "status"). */
 #include "evio/ctl.h"
+#include "evio/version.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -9,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVIOCTL_VERSION "0.1.0"
 
 static void usage(FILE *f)
 {
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
         case 'j': as_json = true; break;
         case 'T': timeout = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
-        case 'V': printf("evioctl %s\n", EVIOCTL_VERSION); return 0;
+        case 'V': printf("evioctl %s\n", EVIO_VERSION); return 0;
         default: usage(stderr); return 2;
         }
     }

@@ -2,6 +2,7 @@
  * agent's loop (agent.c). */
 #include "agent.h"
 #include "evio/log.h"
+#include "evio/version.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -13,7 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EVIO_VERSION "0.1.0"
 
 static void usage(FILE *f)
 {

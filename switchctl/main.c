@@ -19,6 +19,7 @@
 #include "openvswitch/vlog.h"
 
 #include "evio/config.h"
+#include "evio/version.h"
 #include "evio/ctl.h"
 #include "evio/log.h"
 #include "bridge.h"
@@ -26,9 +27,6 @@
 #include "l2switch.h"
 
 #define MOD "main"
-#ifndef EVIO_VERSION
-#define EVIO_VERSION "0.1.0"
-#endif
 
 static void usage(FILE *out)
 {

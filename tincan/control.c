@@ -1,6 +1,7 @@
 /* evio-tincan's control commands (see control.h): argument checking, the
  * link table, and the events links emit, forwarded to subscribers. */
 #include "control.h"
+#include "evio/version.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,7 +128,7 @@ static json_t *control_node_info(void *aux, json_t *args, struct ctl_conn *conn,
         return NULL;
     }
     return json_pack("{s:s, s:i, s:s, s:I}", "fingerprint", c->cert->fp_str,
-                     "links", c->n_links, "version", TINCAN_VERSION,
+                     "links", c->n_links, "version", EVIO_VERSION,
                      "rejected_requests", (json_int_t)c->rejected);
 }
 

@@ -8,7 +8,6 @@
 
 #include "link.h"
 
-#define TINCAN_VERSION "0.1.0"
 
 struct cert;
 struct config;

@@ -14,6 +14,7 @@
 
 #include "cert.h"
 #include "control.h"
+#include "evio/version.h"
 #include "dtls.h"
 #include "evio/config.h"
 #include "evio/ctl.h"
@@ -89,7 +90,7 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'c': config_path = optarg; break;
         case 'h': main_usage(stdout); return 0;
-        case 'V': printf("evio-tincan %s\n", TINCAN_VERSION); return 0;
+        case 'V': printf("evio-tincan %s\n", EVIO_VERSION); return 0;
         default: main_usage(stderr); return 2;
         }
     }
@@ -152,7 +153,7 @@ int main(int argc, char **argv)
     guint ctl_watch = g_unix_fd_add(ctl_server_fd(srv), G_IO_IN, main_on_ctl, srv);
     guint sigterm = g_unix_signal_add(SIGTERM, main_on_signal, loop);
     guint sigint = g_unix_signal_add(SIGINT, main_on_signal, loop);
-    log_info(MAIN_MOD, "evio-tincan %s listening on %s, fingerprint %s", TINCAN_VERSION,
+    log_info(MAIN_MOD, "evio-tincan %s listening on %s, fingerprint %s", EVIO_VERSION,
              sock_path, cert.fp_str);
 
     g_main_loop_run(loop);

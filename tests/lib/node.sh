@@ -54,7 +54,6 @@ node_start() {
   [ -x "$EVT_BUILD/evio" ] || fail "node_start: $EVT_BUILD/evio not built"
   [ -x "$EVT_BUILD/evioctl" ] || fail "node_start: $EVT_BUILD/evioctl not built"
   [ -f "$d/config.json" ] || fail "node_start: no $d/config.json (node_config first)"
-  _node_install_exit_hook
   if ! _node_ovs_running "$d"; then
     rm -rf "$d/ovs"
     ovs_start "$n" "$d/ovs"
@@ -133,24 +132,6 @@ node_stop() {
     NODE_PID[$i]=
   fi
   ovs_stop "node$i" "$d/ovs" || true
-}
-
-# On exit, before common.sh's cleanup: record every process still living in
-# one of this run's namespaces (helpers evio restarted, their children), so
-# that none survives its namespace.
-_node_install_exit_hook() {
-  [ -n "${_NODE_HOOKED:-}" ] && return 0
-  _NODE_HOOKED=1
-  trap '_node_exit_hook' EXIT
-}
-_node_exit_hook() {
-  local rc=$? n p
-  set +e
-  for n in "${EVT_NETNS[@]}"; do
-    for p in $(ip netns pids "$n" 2>/dev/null); do EVT_PIDS+=("$p"); done
-  done
-  (exit "$rc")
-  evt_cleanup
 }
 
 # node_servers N: in namespace srv, prosody (STARTTLS required, certificate
