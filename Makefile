@@ -23,7 +23,7 @@ pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pc_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
 
 BASE_CFLAGS := $(call pc_cflags,$(PKGS))
-BASE_LIBS   := $(call pc_libs,$(PKGS))
+BASE_LIBS   := $(call pc_libs,$(PKGS)) -lm
 NICE_CFLAGS := $(call pc_cflags,$(NICE_PKGS))
 NICE_LIBS   := $(call pc_libs,$(NICE_PKGS))
 XMPP_CFLAGS := $(call pc_cflags,$(XMPP_PKGS))
@@ -131,6 +131,10 @@ check: deps
 	$(MAKE) all units
 	tests/run.sh $(BUILD)
 
+# the topology simulator's table (doc/topology-sim.md): pure CPU, no root
+sim: $(BUILD)/tools/topo_sim
+	$(BUILD)/tools/topo_sim --table
+
 check-unit: all units
 	tests/run.sh --unit-only $(BUILD)
 
@@ -153,6 +157,6 @@ clean:
 	rm -rf $(BUILD)/overlay $(BUILD)/tincan $(BUILD)/switchctl $(BUILD)/lib \
 	  $(BUILD)/tests $(BUILD)/*.a $(PROGS)
 
-.PHONY: all deps units check check-unit demo demo-down install clean
+.PHONY: all deps units check check-unit sim demo demo-down install clean
 .DELETE_ON_ERROR:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -76,6 +76,10 @@ static void on_peer_joined(void *aux, const char *overlay, const char *node_hex)
         return;
     struct peer *p = agent_add_peer(ov, &id);
     if (p && !p->present) {
+        if (!topo_ring_insert(&ov->ring, &id)) {
+            log_error("agent", "%s: peer %s: out of memory", overlay, node_hex);
+            return;
+        }
         p->present = true;
         log_info("agent", "%s: peer %s joined", overlay, node_hex);
         a->replan = true;
@@ -91,6 +95,7 @@ static void on_peer_left(void *aux, const char *overlay, const char *node_hex)
     if (!ov || !nodeid_parse(node_hex, &id) || !(p = agent_find_peer(ov, &id)) || !p->present)
         return;
     p->present = false;
+    topo_ring_remove(&ov->ring, &id);
     log_info("agent", "%s: peer %s left", overlay, node_hex);
     edge_on_peer_left(a, ov, p);
     a->replan = true;
@@ -220,6 +225,23 @@ static json_t *cmd_status(void *aux, json_t *args, struct ctl_conn *c, char **er
                      helper_json(&a->tincan), helper_json(&a->switchctl), "overlays", overlays);
 }
 
+/* topology [overlay]: each overlay's ring, planned edges and edges */
+static json_t *cmd_topology(void *aux, json_t *args, struct ctl_conn *c, char **err)
+{
+    struct agent *a = aux;
+    const char *name = json_string_value(json_object_get(args, "overlay"));
+    json_t *overlays = json_array();
+    for (int i = 0; i < a->n_overlays; i++)
+        if (!name || !strcmp(name, a->overlays[i].cfg->name))
+            json_array_append_new(overlays, edge_topology(a, &a->overlays[i]));
+    if (name && !json_array_size(overlays)) {
+        json_decref(overlays);
+        *err = strdup("no such overlay");
+        return NULL;
+    }
+    return json_pack("{ss so}", "node_id", a->self_hex, "overlays", overlays);
+}
+
 /* ---- the loop --------------------------------------------------------- */
 
 static void reap_children(struct agent *a, int64_t now)
@@ -257,7 +279,7 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
     if (!a)
         return 1;
     a->cfg = cfg;
-    int rc = 1;
+    int rc = 1, sigfd = -1;
 
     char *err = NULL;
     if (cfg->node_id) {
@@ -279,8 +301,12 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
     for (int i = 0; i < cfg->n_overlays; i++) {
         a->overlays[i].cfg = &cfg->overlays[i];
         a->overlays[i].index = i;
+        a->n_overlays = i + 1;
+        if (edge_overlay_init(a, &a->overlays[i])) {
+            log_error("agent", "out of memory");
+            goto out;
+        }
     }
-    a->n_overlays = cfg->n_overlays;
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -290,7 +316,7 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
     sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
-    int sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
     char sock[4200];
     snprintf(sock, sizeof sock, "%s/evio.sock", cfg->run_dir);
@@ -300,6 +326,7 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
         goto out;
     }
     ctl_server_register(a->ctl, "status", "", cmd_status, a);
+    ctl_server_register(a->ctl, "topology", "[overlay]", cmd_topology, a);
 
     char tsock[4200], ssock[4200];
     snprintf(tsock, sizeof tsock, "%s/tincan.sock", cfg->run_dir);
@@ -399,6 +426,7 @@ out:
             json_decref(a->overlays[i].peers[j].edge.pending_cands);
         }
         free(a->overlays[i].peers);
+        edge_overlay_free(&a->overlays[i]);
     }
     sig_session_destroy(a->sig);
     ctl_server_close(a->ctl);

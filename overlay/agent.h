@@ -34,10 +34,17 @@ enum edge_state {
 #define FPR_MAX        96
 #define LINK_ID_MAX    16
 
+/* An edge is kept while either end wants it (doc/signalling.md, edge_want):
+ * the local want comes from the topology plan, the remote one from the
+ * peer's edge_req and edge_want messages. */
 struct edge {
     enum edge_state state;
-    enum edge_type type;
     bool initiator;                 /* we asked for it (we are ICE controlling) */
+    bool local_want;                /* our plan wants it ... */
+    enum edge_type local_type;      /* ... for this reason */
+    bool told_want;                 /* what the peer last heard from us */
+    bool remote_want;               /* the peer wants it ... */
+    enum edge_type remote_type;     /* ... for this reason */
     char edge_id[EDGE_ID_LEN + 1];
     char link_id[LINK_ID_MAX];      /* also the TAP name */
     bool link_created;              /* tincan has the link */
@@ -62,6 +69,9 @@ struct peer {
 struct overlay {
     const struct config_overlay *cfg;
     int index;
+    struct topology *topo;          /* the plan's engine, one per overlay */
+    struct topo_ring ring;          /* present peers, sorted */
+    struct topology_plan *plan;     /* the latest plan (for the topology command) */
     bool ports_dirty;               /* switchctl's ports need a port/sync */
     bool ports_syncing;             /* a port/sync is in flight */
     int64_t ports_retry_ms;         /* after a failed sync */
@@ -105,6 +115,11 @@ int64_t edge_next_deadline(const struct agent *);
 void edge_reset(struct agent *, struct overlay *, struct peer *, const char *why,
                 bool tell_peer);
 json_t *edge_status(const struct agent *, const struct overlay *, json_t *tincan_stats);
+/* The overlay's topology as the plan sees it: ring, wants, edges. */
+json_t *edge_topology(const struct agent *, const struct overlay *);
+/* Creates the overlay's topology engine; returns 0 or ENOMEM. */
+int edge_overlay_init(struct agent *, struct overlay *);
+void edge_overlay_free(struct overlay *);
 
 /* agent.c */
 struct peer *agent_find_peer(struct overlay *, const struct nodeid *);

@@ -31,8 +31,7 @@ _Static_assert(EDGE_ID_LEN == SIGMSG_HEX16_LEN && SESSION_LEN == SIGMSG_HEX16_LE
 
 #define REQUEST_TIMEOUT_MS  10000   /* edge_resp, or tincan's link/create reply */
 #define CONNECT_TIMEOUT_MS  45000   /* tincan gives up at 30 s itself */
-#define BACKOFF_MIN_MS      1000
-#define BACKOFF_MAX_MS      60000
+#define ON_DEMAND_IDLE_MS   60000   /* an on-demand edge without traffic hints goes */
 
 static const char *const edge_state_names[] = {
 #define X(name, text) text,
@@ -225,19 +224,60 @@ void edge_reset(struct agent *a, struct overlay *ov, struct peer *p, const char 
     snprintf(e->last_error, sizeof e->last_error, "%s", why);
     drop_link(a, ov, e);
     e->edge_id[0] = '\0';
+    e->local_want = e->remote_want = e->told_want = false;
 
     e->failures++;
-    int64_t delay = BACKOFF_MIN_MS;
-    for (int i = 1; i < e->failures && delay < BACKOFF_MAX_MS; i++)
-        delay *= 2;
-    if (delay > BACKOFF_MAX_MS)
-        delay = BACKOFF_MAX_MS;
-    /* jitter in [delay/2, delay) keeps peers that failed together apart */
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r)
-        r = 0;
-    delay = delay / 2 + (int64_t)(r % (uint32_t)(delay / 2 + 1));
+        r = (uint32_t)now;
+    int64_t delay = topology_backoff_ms(e->failures, r);
     edge_set_state(ov, p, EDGE_BACKOFF, now, delay);
+}
+
+/* Ends an edge that neither end wants any more: no backoff, the peer is
+ * told (unless it told us), and the edge is free to be asked for again. */
+static void edge_release(struct agent *a, struct overlay *ov, struct peer *p, bool tell_peer)
+{
+    struct edge *e = &p->edge;
+    if (tell_peer) {
+        struct sigmsg m;
+        msg_init(a, ov, p, &m, SIGMSG_EDGE_CLOSE);
+        snprintf(m.close_reason, sizeof m.close_reason, "%s", "unneeded");
+        msg_send(a, ov, p, &m);
+    }
+    log_info("edge", "%s/%.12s: released: wanted by neither end", ov->cfg->name, p->hex);
+    drop_link(a, ov, e);
+    e->edge_id[0] = '\0';
+    e->local_want = e->remote_want = e->told_want = false;
+    e->failures = 0;
+    e->last_error[0] = '\0';
+    edge_set_state(ov, p, EDGE_IDLE, monotonic_ms(), 0);
+}
+
+/* The edges as the topology engine sees them; OUT has room for every peer. */
+static size_t topo_edges(const struct overlay *ov, struct topo_edge *out)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < ov->n_peers; j++) {
+        const struct peer *p = &ov->peers[j];
+        const struct edge *e = &p->edge;
+        enum topo_link link;
+        switch (e->state) {
+        case EDGE_IDLE:
+            continue;
+        case EDGE_CONNECTED:
+            link = TOPO_LINK_UP;
+            break;
+        case EDGE_BACKOFF:
+            link = TOPO_LINK_FAILED;
+            break;
+        default:
+            link = TOPO_LINK_PENDING;
+            break;
+        }
+        out[n++] = (struct topo_edge){ p->id, link, e->remote_want, e->remote_type };
+    }
+    return n;
 }
 
 /* ---- link creation ---------------------------------------------------- */
@@ -312,8 +352,10 @@ static void start_request(struct agent *a, struct overlay *ov, struct peer *p,
 {
     struct edge *e = &p->edge;
     sigmsg_random_hex16(e->edge_id);
-    e->type = type;
     e->initiator = true;
+    e->local_want = e->told_want = true;
+    e->local_type = type;
+    e->remote_want = false;
     e->remote_creds_set = false;
     json_decref(e->pending_cands);
     e->pending_cands = json_array();
@@ -353,6 +395,20 @@ static void on_edge_req(struct agent *a, struct overlay *ov, struct peer *p,
         refuse(a, ov, p, m->edge_id, SIGMSG_RESP_COLLISION);
         return;
     }
+    struct topo_edge *te = malloc((ov->n_peers + 1) * sizeof *te);
+    enum topo_verdict verdict = TOPO_ACCEPT;
+    if (te) {
+        size_t n = topo_edges(ov, te);
+        verdict = topology_accept(ov->topo, &ov->ring, te, n, &p->id,
+                                  (enum edge_type)m->edge_type);
+        free(te);
+    }
+    if (verdict != TOPO_ACCEPT) {
+        log_info("edge", "%s/%.12s: %s edge refused: full", ov->cfg->name, p->hex,
+                 sigmsg_edge_type_name(m->edge_type));
+        refuse(a, ov, p, m->edge_id, SIGMSG_RESP_FULL);
+        return;
+    }
     if (e->state != EDGE_IDLE && e->state != EDGE_BACKOFF) {
         /* the peer restarted or gave up on the old edge: start over with this one */
         log_info("edge", "%s/%.12s: new request replaces the %s edge", ov->cfg->name, p->hex,
@@ -360,8 +416,11 @@ static void on_edge_req(struct agent *a, struct overlay *ov, struct peer *p,
         drop_link(a, ov, e);
     }
     memcpy(e->edge_id, m->edge_id, sizeof e->edge_id);
-    e->type = (enum edge_type)m->edge_type;
     e->initiator = false;
+    e->remote_want = true;
+    e->remote_type = (enum edge_type)m->edge_type;
+    e->local_want = e->told_want = false;    /* the plan decides, and tells the peer */
+    a->replan = true;
     snprintf(e->peer_fingerprint, sizeof e->peer_fingerprint, "%s", m->creds.fingerprint);
     json_decref(e->pending_cands);
     e->pending_cands = json_array();
@@ -460,8 +519,20 @@ void edge_on_message(struct agent *a, struct overlay *ov, const char *from_hex,
         on_link_cand(a, ov, p, &m);
         break;
     case SIGMSG_EDGE_CLOSE:
-        if (!strcmp(p->edge.edge_id, m.edge_id))
+        if (strcmp(p->edge.edge_id, m.edge_id))
+            break;
+        if (!strcmp(m.close_reason, "unneeded"))
+            edge_release(a, ov, p, false);
+        else
             edge_reset(a, ov, p, "closed by peer", false);
+        a->replan = true;
+        break;
+    case SIGMSG_EDGE_WANT:
+        if (strcmp(p->edge.edge_id, m.edge_id))
+            break;
+        p->edge.remote_want = m.want;
+        p->edge.remote_type = (enum edge_type)m.edge_type;
+        a->replan = true;
         break;
     }
 }
@@ -568,6 +639,66 @@ static int negotiating(const struct overlay *ov)
     return n;
 }
 
+/* Tells the peer when our want of an edge it knows about has changed. */
+static void tell_want(struct agent *a, struct overlay *ov, struct peer *p)
+{
+    struct edge *e = &p->edge;
+    if (e->told_want == e->local_want
+        || (e->state != EDGE_CONNECTING && e->state != EDGE_CONNECTED))
+        return;
+    struct sigmsg m;
+    msg_init(a, ov, p, &m, SIGMSG_EDGE_WANT);
+    m.want = e->local_want;
+    m.edge_type = (enum sigmsg_edge_type)e->local_type;
+    msg_send(a, ov, p, &m);
+    e->told_want = e->local_want;
+}
+
+/* Runs the topology engine and acts on its plan: wants are recorded and told,
+ * edges nobody wants are released, missing ones requested (a bounded number
+ * at a time). */
+static void plan_overlay(struct agent *a, struct overlay *ov, int64_t now)
+{
+    struct topo_edge *te = malloc((ov->n_peers + 1) * sizeof *te);
+    if (!te)
+        return;
+    size_t n_te = topo_edges(ov, te);
+    struct topology_plan *plan = ov->plan;
+    topology_plan(ov->topo, &ov->ring, te, n_te, now, plan);
+    free(te);
+
+    for (size_t j = 0; j < ov->n_peers; j++) {
+        struct peer *p = &ov->peers[j];
+        struct edge *e = &p->edge;
+        bool want = false;
+        for (size_t k = 0; k < plan->n_want && !want; k++) {
+            if (!nodeid_cmp(&plan->want[k].peer, &p->id)) {
+                want = true;
+                e->local_type = plan->want[k].type;
+            }
+        }
+        e->local_want = want;
+        tell_want(a, ov, p);
+    }
+
+    /* a link to a peer that left the room stays until the datapath says it
+     * is gone: the peer may only have lost its XMPP server */
+    for (size_t k = 0; k < plan->n_drop; k++) {
+        struct peer *p = agent_find_peer(ov, &plan->drop[k]);
+        if (p && p->present)
+            edge_release(a, ov, p, true);
+    }
+
+    int budget = ov->cfg->max_concurrent_edges - negotiating(ov);
+    for (size_t k = 0; k < plan->n_add && budget > 0; k++) {
+        struct peer *p = agent_find_peer(ov, &plan->add[k].peer);
+        if (!p || !p->present || p->edge.state != EDGE_IDLE)
+            continue;
+        start_request(a, ov, p, plan->add[k].type, now);
+        budget--;
+    }
+}
+
 void edge_plan(struct agent *a, int64_t now)
 {
     for (int i = 0; i < a->n_overlays; i++) {
@@ -591,39 +722,7 @@ void edge_plan(struct agent *a, int64_t now)
 
         if (!a->xmpp_connected || !a->fingerprint[0] || a->tincan.state != HELPER_READY)
             continue;
-
-        struct nodeid *present = malloc((ov->n_peers + 1) * sizeof *present);
-        struct topology_want *want = malloc((ov->n_peers + CONFIG_MAX_STATIC + 1) * sizeof *want);
-        struct nodeid statics[CONFIG_MAX_STATIC];
-        size_t n_present = 0, n_statics = 0;
-        if (!present || !want) {
-            free(present);
-            free(want);
-            continue;
-        }
-        for (size_t j = 0; j < ov->n_peers; j++)
-            if (ov->peers[j].present)
-                present[n_present++] = ov->peers[j].id;
-        for (int j = 0; j < ov->cfg->n_static; j++)
-            if (nodeid_parse(ov->cfg->static_peers[j], &statics[n_statics]))
-                n_statics++;
-        struct topology_input in = {
-            .self = a->self, .peers = present, .n_peers = n_present,
-            .min_successors = ov->cfg->min_successors,
-            .statics = statics, .n_statics = n_statics,
-        };
-        size_t n_want = topology_plan(&in, want, ov->n_peers + CONFIG_MAX_STATIC + 1);
-
-        int budget = ov->cfg->max_concurrent_edges - negotiating(ov);
-        for (size_t k = 0; k < n_want && budget > 0; k++) {
-            struct peer *p = agent_find_peer(ov, &want[k].peer);
-            if (!p || !p->present || p->edge.state != EDGE_IDLE)
-                continue;
-            start_request(a, ov, p, want[k].type, now);
-            budget--;
-        }
-        free(present);
-        free(want);
+        plan_overlay(a, ov, now);
     }
 }
 
@@ -658,6 +757,15 @@ static json_t *find_stats(json_t *tincan_stats, const char *link_id)
     return NULL;
 }
 
+/* What an edge is for, from our side: our own reason when we want it,
+ * "incoming" when only the peer does. */
+static const char *edge_role(const struct edge *e)
+{
+    if (e->local_want)
+        return edge_type_name(e->local_type);
+    return e->remote_want ? "incoming" : "unwanted";
+}
+
 json_t *edge_status(const struct agent *a, const struct overlay *ov, json_t *tincan_stats)
 {
     char ip[64] = "";
@@ -676,7 +784,7 @@ json_t *edge_status(const struct agent *a, const struct overlay *ov, json_t *tin
         if (e->state == EDGE_IDLE)
             continue;
         json_t *l = json_pack("{ss ss ss ss sb sI}", "peer", p->hex, "state",
-                              edge_state_name(e->state), "edge_type", edge_type_name(e->type),
+                              edge_state_name(e->state), "edge_type", edge_role(e),
                               "link_id", e->link_id, "initiator", e->initiator, "state_age_s",
                               (json_int_t)((now - e->state_since_ms) / 1000));
         if (e->last_error[0])
@@ -697,4 +805,81 @@ json_t *edge_status(const struct agent *a, const struct overlay *ov, json_t *tin
     }
     return json_pack("{ss ss ss so so}", "name", ov->cfg->name, "bridge", ov->cfg->bridge_name,
                      "ip", ip, "peers", peers, "links", links);
+}
+
+/* ---- topology --------------------------------------------------------- */
+
+int edge_overlay_init(struct agent *a, struct overlay *ov)
+{
+    const struct config_overlay *c = ov->cfg;
+    struct nodeid statics[CONFIG_MAX_STATIC];
+    size_t n_statics = 0;
+    for (int j = 0; j < c->n_static; j++)
+        if (nodeid_parse(c->static_peers[j], &statics[n_statics]))
+            n_statics++;
+    struct topology_config tc = {
+        .min_successors = c->min_successors,
+        .max_long_distance = c->max_long_distance,
+        .max_on_demand = c->max_on_demand,
+        .on_demand_idle_ms = ON_DEMAND_IDLE_MS,
+        .statics = statics,
+        .n_statics = n_statics,
+    };
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+        seed = (uint64_t)monotonic_ms();
+    ov->topo = topology_new(&a->self, &tc, seed);
+    ov->plan = calloc(1, sizeof *ov->plan);
+    return ov->topo && ov->plan ? 0 : ENOMEM;
+}
+
+void edge_overlay_free(struct overlay *ov)
+{
+    topology_free(ov->topo);
+    topo_ring_free(&ov->ring);
+    free(ov->plan);
+    ov->topo = NULL;
+    ov->plan = NULL;
+}
+
+json_t *edge_topology(const struct agent *a, const struct overlay *ov)
+{
+    const struct topology_plan *plan = ov->plan;
+    json_t *ring = json_array(), *planned = json_array(), *edges = json_array();
+
+    /* the ring as we know it, clockwise from ourselves */
+    size_t start = topo_ring_rank(&ov->ring, &a->self);
+    for (size_t k = 0; k < ov->ring.n; k++) {
+        char hex[NODEID_HEX_LEN + 1];
+        nodeid_format(&ov->ring.ids[(start + k) % ov->ring.n], hex);
+        json_array_append_new(ring, json_string(hex));
+    }
+    for (size_t k = 0; plan && k < plan->n_want; k++) {
+        char hex[NODEID_HEX_LEN + 1];
+        nodeid_format(&plan->want[k].peer, hex);
+        const struct peer *p = agent_find_peer((struct overlay *)ov, &plan->want[k].peer);
+        json_array_append_new(planned, json_pack("{ss ss ss}", "peer", hex, "type",
+                                                 edge_type_name(plan->want[k].type), "edge",
+                                                 p ? edge_state_name(p->edge.state) : "idle"));
+    }
+    int64_t now = monotonic_ms();
+    for (size_t j = 0; j < ov->n_peers; j++) {
+        const struct peer *p = &ov->peers[j];
+        const struct edge *e = &p->edge;
+        if (e->state == EDGE_IDLE)
+            continue;
+        json_t *o = json_pack("{ss ss ss sb sb sb sI}", "peer", p->hex, "type", edge_role(e),
+                              "state", edge_state_name(e->state), "initiator", e->initiator,
+                              "local_want", e->local_want, "remote_want", e->remote_want,
+                              "state_age_s", (json_int_t)((now - e->state_since_ms) / 1000));
+        if (e->remote_want)
+            json_object_set_new(o, "remote_type", json_string(edge_type_name(e->remote_type)));
+        if (e->last_error[0])
+            json_object_set_new(o, "last_error", json_string(e->last_error));
+        json_array_append_new(edges, o);
+    }
+    return json_pack("{ss ss si si si so so so}", "name", ov->cfg->name, "self", a->self_hex,
+                     "peers", (int)(ov->ring.n - topo_ring_contains(&ov->ring, &a->self)),
+                     "min_successors", ov->cfg->min_successors, "long_distance",
+                     plan ? plan->n_long : 0, "ring", ring, "planned", planned, "edges", edges);
 }

@@ -22,7 +22,10 @@ static void usage(FILE *f)
 "  -r, --run-dir DIR    run directory of the node (default /run/evio)\n"
 "  -t, --target NAME    evio (default), tincan or switchctl: which daemon\n"
 "                       under the run directory\n"
-"  -j, --json           print results as JSON (status prints a table otherwise)\n"
+"  -j, --json           print results as JSON (status and topology print\n"
+"                       tables otherwise)\n"
+"  -d, --dot            topology only: print a Graphviz graph of the ring and\n"
+"                       this node's edges (e.g. | dot -Tsvg > ring.svg)\n"
 "  -T, --timeout MS     how long to wait for the answer (default 5000)\n"
 "  -h, --help           this text\n"
 "  -V, --version        print the version\n"
@@ -30,7 +33,7 @@ static void usage(FILE *f)
 "ARGS is one JSON object, or key=value words (values that parse as JSON are\n"
 "taken as JSON, others as strings).\n"
 "\n"
-"Commands of evio: status, peers, links, list-commands, log/set\n"
+"Commands of evio: status, topology [overlay=NAME], list-commands, log/set\n"
 "Commands of evio-tincan: node/info, link/stats, link/local, ... (list-commands)\n"
 "Commands of evio-switchctl: bridge/status, fdb/show, ... (list-commands)\n"
 "\n"
@@ -134,6 +137,91 @@ static void print_status(json_t *r)
     }
 }
 
+static const char *short_id(const char *hex, char out[13])
+{
+    snprintf(out, 13, "%.12s", hex);
+    return out;
+}
+
+static void print_topology(json_t *r)
+{
+    size_t i, j;
+    json_t *ov, *e;
+    json_array_foreach(json_object_get(r, "overlays"), i, ov) {
+        printf("%soverlay %s: node %s, %lld peers, %lld successors, %lld long-distance\n",
+               i ? "\n" : "", jstr(ov, "name"), jstr(ov, "self"), jint(ov, "peers"),
+               jint(ov, "min_successors"), jint(ov, "long_distance"));
+        printf("  planned: %zu\n", json_array_size(json_object_get(ov, "planned")));
+        json_array_foreach(json_object_get(ov, "planned"), j, e)
+            printf("    %-14s %s  %s\n", jstr(e, "type"), jstr(e, "peer"), jstr(e, "edge"));
+        json_t *edges = json_object_get(ov, "edges");
+        printf("  edges: %zu\n", json_array_size(edges));
+        if (!json_array_size(edges))
+            continue;
+        printf("    %-32s  %-14s %-10s %-9s %-10s %6s  %s\n", "PEER", "TYPE", "STATE", "ASKED-BY",
+               "WANTED-BY", "AGE", "LAST ERROR");
+        json_array_foreach(edges, j, e) {
+            bool l = json_is_true(json_object_get(e, "local_want"));
+            bool rw = json_is_true(json_object_get(e, "remote_want"));
+            printf("    %-32s  %-14s %-10s %-9s %-10s %5llds  %s\n", jstr(e, "peer"),
+                   jstr(e, "type"), jstr(e, "state"),
+                   json_is_true(json_object_get(e, "initiator")) ? "us" : "peer",
+                   l && rw ? "both" : l ? "us" : rw ? "peer" : "none", jint(e, "state_age_s"),
+                   json_object_get(e, "last_error") ? jstr(e, "last_error") : "");
+        }
+    }
+}
+
+/* The ring (dotted, in ID order) and this node's edges, colour by type;
+ * an edge not yet connected is dashed. */
+static void print_dot(json_t *r)
+{
+    static const struct { const char *type, *color; } colors[] = {
+        { "successor", "black" }, { "long_distance", "blue" }, { "static", "darkgreen" },
+        { "on_demand", "orange" }, { "incoming", "gray40" },
+    };
+    size_t i, j;
+    json_t *ov, *e;
+    char a[13];
+    printf("digraph evio {\n  layout=circo;\n  node [shape=box, fontname=monospace];\n");
+    json_array_foreach(json_object_get(r, "overlays"), i, ov) {
+        const char *self = jstr(ov, "self");
+        printf("  subgraph \"cluster_%s\" {\n    label=\"overlay %s\";\n", jstr(ov, "name"),
+               jstr(ov, "name"));
+        printf("    \"%s/%s\" [label=\"%s\", style=bold];\n", jstr(ov, "name"), self,
+               short_id(self, a));
+        const char *prev = self;
+        json_t *ring = json_object_get(ov, "ring");
+        for (j = 0; j <= json_array_size(ring); j++) {
+            const char *id = j < json_array_size(ring)
+                             ? json_string_value(json_array_get(ring, j)) : self;
+            if (!id)
+                continue;
+            if (j < json_array_size(ring))
+                printf("    \"%s/%s\" [label=\"%s\"];\n", jstr(ov, "name"), id,
+                       short_id(id, a));
+            if (strcmp(prev, id))
+                printf("    \"%s/%s\" -> \"%s/%s\" [style=dotted, color=gray, arrowhead=none];\n",
+                       jstr(ov, "name"), prev, jstr(ov, "name"), id);
+            prev = id;
+        }
+        json_array_foreach(json_object_get(ov, "edges"), j, e) {
+            const char *type = jstr(e, "type"), *color = "red";
+            for (size_t k = 0; k < sizeof colors / sizeof *colors; k++)
+                if (!strcmp(colors[k].type, type))
+                    color = colors[k].color;
+            bool up = !strcmp(jstr(e, "state"), "connected");
+            bool in = !strcmp(type, "incoming");     /* drawn from the peer that wants it */
+            printf("    \"%s/%s\" -> \"%s/%s\" [label=\"%s\", color=%s%s];\n",
+                   jstr(ov, "name"), in ? jstr(e, "peer") : self, jstr(ov, "name"),
+                   in ? self : jstr(e, "peer"), in ? jstr(e, "remote_type") : type, color,
+                   up ? "" : ", style=dashed");
+        }
+        printf("  }\n");
+    }
+    printf("}\n");
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -141,21 +229,23 @@ int main(int argc, char **argv)
         { "run-dir", required_argument, NULL, 'r' },
         { "target", required_argument, NULL, 't' },
         { "json", no_argument, NULL, 'j' },
+        { "dot", no_argument, NULL, 'd' },
         { "timeout", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     const char *socket_path = NULL, *run_dir = "/run/evio", *target = "evio";
-    bool as_json = false;
+    bool as_json = false, as_dot = false;
     int timeout = 5000, c;
 
-    while ((c = getopt_long(argc, argv, "+s:r:t:jT:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+s:r:t:jdT:hV", opts, NULL)) != -1) {
         switch (c) {
         case 's': socket_path = optarg; break;
         case 'r': run_dir = optarg; break;
         case 't': target = optarg; break;
         case 'j': as_json = true; break;
+        case 'd': as_dot = true; break;
         case 'T': timeout = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("evioctl %s\n", EVIO_VERSION); return 0;
@@ -183,12 +273,20 @@ int main(int argc, char **argv)
     }
 
     const char *cmd = argv[optind];
-    /* "--json" may also follow the command, as in "evioctl status --json" */
+    /* "--json" and "--dot" may also follow the command ("evioctl status --json") */
     int nargs = argc - optind - 1;
     char **args_v = argv + optind + 1;
-    if (nargs > 0 && !strcmp(args_v[nargs - 1], "--json")) {
-        as_json = true;
+    while (nargs > 0 && (!strcmp(args_v[nargs - 1], "--json") || !strcmp(args_v[nargs - 1], "--dot"))) {
+        if (!strcmp(args_v[nargs - 1], "--json"))
+            as_json = true;
+        else
+            as_dot = true;
         nargs--;
+    }
+    bool is_topology = !strcmp(cmd, "topology") && !strcmp(target, "evio");
+    if (as_dot && !is_topology) {
+        fprintf(stderr, "evioctl: --dot applies to the topology command only\n");
+        return 2;
     }
 
     char *err = NULL;
@@ -211,6 +309,10 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "status") && !strcmp(target, "evio") && !as_json
         && json_is_object(result)) {
         print_status(result);
+    } else if (is_topology && as_dot && json_is_object(result)) {
+        print_dot(result);
+    } else if (is_topology && !as_json && json_is_object(result)) {
+        print_topology(result);
     } else {
         char *text = json_dumps(result, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_SORT_KEYS);
         if (text)

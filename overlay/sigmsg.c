@@ -21,6 +21,7 @@ static const char *const sigmsg_type_names[] = {
     [SIGMSG_LINK_CREDS] = "link_creds",
     [SIGMSG_LINK_CAND] = "link_cand",
     [SIGMSG_EDGE_CLOSE] = "edge_close",
+    [SIGMSG_EDGE_WANT] = "edge_want",
 };
 #define SIGMSG_N_TYPES (sizeof sigmsg_type_names / sizeof sigmsg_type_names[0])
 
@@ -39,6 +40,7 @@ static const char *const sigmsg_resp_reason_names[] = {
     [SIGMSG_RESP_COLLISION] = "collision",
     [SIGMSG_RESP_UNKNOWN_OVERLAY] = "unknown_overlay",
     [SIGMSG_RESP_REFUSED] = "refused",
+    [SIGMSG_RESP_FULL] = "full",
 };
 #define SIGMSG_N_REASONS (sizeof sigmsg_resp_reason_names / sizeof sigmsg_resp_reason_names[0])
 
@@ -359,6 +361,15 @@ static bool sigmsg_get_body(struct sigmsg_dec *d, struct sigmsg *m)
     case SIGMSG_EDGE_CLOSE:
         return sigmsg_get_field(d, "reason", sigmsg_valid_reason, "1..32 of [a-z0-9_]",
                                 m->close_reason, sizeof m->close_reason);
+    case SIGMSG_EDGE_WANT:
+        if (!sigmsg_get_bool(d, "want", &m->want))
+            return false;
+        if (!m->want)
+            return true;
+        if (!sigmsg_get_enum(d, "edge_type", sigmsg_edge_type_names, SIGMSG_N_EDGE_TYPES, &v))
+            return false;
+        m->edge_type = (enum sigmsg_edge_type) v;
+        return true;
     }
     return sigmsg_fail(d, "internal error: type %d", (int) m->type);
 }
@@ -455,7 +466,8 @@ static bool sigmsg_check(const struct sigmsg *m, struct sigmsg_dec *d)
         return sigmsg_fail(d, "session: expected 16 lowercase hex digits");
     if (!memchr(m->edge_id, 0, sizeof m->edge_id) || !sigmsg_valid_hex16(m->edge_id))
         return sigmsg_fail(d, "edge_id: expected 16 lowercase hex digits");
-    if (m->type == SIGMSG_EDGE_REQ && (unsigned) m->edge_type >= SIGMSG_N_EDGE_TYPES)
+    if ((m->type == SIGMSG_EDGE_REQ || (m->type == SIGMSG_EDGE_WANT && m->want))
+        && (unsigned) m->edge_type >= SIGMSG_N_EDGE_TYPES)
         return sigmsg_fail(d, "edge_type: unknown value %d", (int) m->edge_type);
     if (m->type == SIGMSG_EDGE_REQ
         && (!memchr(c->fingerprint, 0, sizeof c->fingerprint) || !sigmsg_valid_fpr(c->fingerprint)))
@@ -534,6 +546,12 @@ static json_t *sigmsg_build(const struct sigmsg *m)
     }
     case SIGMSG_EDGE_CLOSE:
         rc = json_object_set_new(o, "reason", json_string(m->close_reason));
+        break;
+    case SIGMSG_EDGE_WANT:
+        rc = json_object_set_new(o, "want", json_boolean(m->want));
+        if (m->want)
+            rc |= json_object_set_new(o, "edge_type",
+                                      json_string(sigmsg_edge_type_name(m->edge_type)));
         break;
     }
     if (rc) {

@@ -29,6 +29,7 @@ enum sigmsg_type {
     SIGMSG_LINK_CREDS,
     SIGMSG_LINK_CAND,
     SIGMSG_EDGE_CLOSE,
+    SIGMSG_EDGE_WANT,
 };
 
 enum sigmsg_edge_type {
@@ -45,6 +46,7 @@ enum sigmsg_resp_reason {
     SIGMSG_RESP_COLLISION,
     SIGMSG_RESP_UNKNOWN_OVERLAY,
     SIGMSG_RESP_REFUSED,
+    SIGMSG_RESP_FULL,               /* no room for another incoming edge of that type */
 };
 
 /* A link's credentials: what the peer needs to reach and authenticate us. */
@@ -65,7 +67,8 @@ struct sigmsg {
     char session[SIGMSG_HEX16_LEN + 1];     /* sender's per-start random id */
     char edge_id[SIGMSG_HEX16_LEN + 1];     /* every type */
 
-    enum sigmsg_edge_type edge_type;        /* edge_req */
+    enum sigmsg_edge_type edge_type;        /* edge_req; edge_want if want */
+    bool want;                              /* edge_want: the sender wants the edge */
     bool accepted;                          /* edge_resp */
     enum sigmsg_resp_reason resp_reason;    /* edge_resp */
     struct sigmsg_creds creds;              /* link_creds; edge_resp if accepted */

@@ -1,7 +1,7 @@
 #!/bin/bash
-# A local evio overlay to look at: NODES nodes (default 2), each behind its own
+# A local evio overlay to look at: NODES nodes (default 6), each behind its own
 # NAT in network namespaces, with prosody and coturn on an emulated internet.
-# The same bench as tests/integration/two_nodes.sh, but with fixed names
+# The same bench as tests/integration/topology_8.sh, but with fixed names
 # (namespaces evio-demo-*, files in /var/tmp/evio-demo) and left running.
 #
 #   node<i> [evbr0 10.250.0.<i>] 10.99.<i>.10 -- nat<i> (MASQ) --+
@@ -49,7 +49,7 @@ demo_failed() {
 }
 
 demo_up() {
-  local build=${1:-$top/build} nodes=${NODES:-2} i p
+  local build=${1:-$top/build} nodes=${NODES:-6} i p j peer k
   [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces)" >&2; exit 1; }
   [ "$nodes" -ge 2 ] && [ "$nodes" -le 99 ] || { echo "demo: NODES must be 2..99" >&2; exit 2; }
   EVT_BUILD=$(cd "$build" 2>/dev/null && pwd) || { echo "demo: no build directory $build" >&2; exit 2; }
@@ -68,9 +68,9 @@ demo_up() {
   source "$top/tests/lib/node.sh"
   [ -f "$top/tests/lib/prosody.sh" ] || fail "tests/lib/prosody.sh is missing"
   source "$top/tests/lib/prosody.sh"
+  source "$top/tests/lib/topo.sh"
   trap demo_failed EXIT
   trap 'exit 130' INT TERM
-  _NODE_HOOKED=1   # keep node.sh from replacing this trap with the tests' cleanup
   set -e
 
   net_up "$nodes"
@@ -80,29 +80,40 @@ demo_up() {
     node_start "$i" "$DEMO_DIR/node$i"
     printf '%s\n' "${EVT_PIDS[@]}" >"$DEMO_DIR/pids"
   done
-  log "waiting for every node's first link (up to 90 s)"
-  for i in $(seq 1 "$nodes"); do node_wait_link "$i" "$DEMO_DIR/node$i" connected 90; done
+  log "waiting for the overlay to converge: ring, chords, every edge connected (up to 120 s)"
+  topo_wait 120 $(seq 1 "$nodes")
   printf '%s\n' "${EVT_PIDS[@]}" >"$DEMO_DIR/pids"
 
+  echo
+  echo "==== node1: evioctl --socket $DEMO_DIR/node1/run/evio.sock topology"
+  evctl "$DEMO_DIR/node1/run/evio.sock" topology
+  j=$(topo_collect $(seq 1 "$nodes"))
+  echo
+  echo "==== the overlay: every node's successors (the ring) and long-distance edges (chords)"
+  topo_summary "$j"
   for i in $(seq 1 "$nodes"); do
-    echo
-    echo "==== node$i: evioctl --socket $DEMO_DIR/node$i/run/evio.sock status"
-    evctl "$DEMO_DIR/node$i/run/evio.sock" status
+    evctl "$DEMO_DIR/node$i/run/evio.sock" topology --dot >"$DEMO_DIR/node$i/topology.dot"
   done
   echo
-  echo "==== node1 -> node2: ip netns exec ${EVT_PREFIX}node1 ping -c 3 10.250.0.2"
-  ns node1 ping -c 3 -i 0.3 10.250.0.2
-  echo
-  echo "==== node2 -> node1: ip netns exec ${EVT_PREFIX}node2 ping -c 3 10.250.0.1"
-  ns node2 ping -c 3 -i 0.3 10.250.0.1
+  echo "==== node1 pings the nodes it has edges to"
+  for peer in $(jq -r '.[0].planned[].peer' <<<"$j"); do
+    k=$(jq -r --arg p "$peer" 'map(.node_id) | index($p) + 1' <<<"$j")
+    node_wait_ping 1 "10.250.0.$k" 15
+    echo "---- ip netns exec ${EVT_PREFIX}node1 ping -c 3 10.250.0.$k   (node$k, ${peer:0:8})"
+    ns node1 ping -c 3 -i 0.3 "10.250.0.$k"
+  done
   set +e
   trap - EXIT INT TERM
 
   cat <<EOF
 
 evio demo is up: $nodes nodes on overlay "lab" (10.250.0.1 .. 10.250.0.$nodes).
+Nodes reach the peers they have an edge with; frames do not yet cross more
+than one overlay hop (multi-hop switching is the next piece of work).
 Look around:
   $EVT_BUILD/evioctl --socket $DEMO_DIR/node1/run/evio.sock status
+  $EVT_BUILD/evioctl --socket $DEMO_DIR/node1/run/evio.sock topology
+  dot -Tsvg $DEMO_DIR/node1/topology.dot > ring.svg      (graphviz: node1's view)
   $EVT_BUILD/evioctl --socket $DEMO_DIR/node1/run/evio.sock --json status | jq .
   $EVT_BUILD/evioctl --socket $DEMO_DIR/node1/run/tincan.sock link/stats
   ip netns exec ${EVT_PREFIX}node1 ping 10.250.0.2

@@ -73,7 +73,7 @@ static void test_round_trips(void)
     creds(&m.creds);
     round_trip(&m, "edge_resp accepted");
 
-    for (int r = SIGMSG_RESP_BUSY; r <= SIGMSG_RESP_REFUSED; r++) {
+    for (int r = SIGMSG_RESP_BUSY; r <= SIGMSG_RESP_FULL; r++) {
         base(&m, SIGMSG_EDGE_RESP);
         m.resp_reason = (enum sigmsg_resp_reason) r;
         round_trip(&m, "edge_resp refused");
@@ -97,10 +97,21 @@ static void test_round_trips(void)
     strcpy(m.close_reason, "topology");
     round_trip(&m, "edge_close");
 
+    for (int t = SIGMSG_EDGE_SUCCESSOR; t <= SIGMSG_EDGE_ON_DEMAND; t++) {
+        base(&m, SIGMSG_EDGE_WANT);
+        m.want = true;
+        m.edge_type = (enum sigmsg_edge_type) t;
+        round_trip(&m, "edge_want true");
+    }
+    base(&m, SIGMSG_EDGE_WANT);
+    round_trip(&m, "edge_want false");
+
     /* names used by logs and tools */
     CHECK_STR(sigmsg_type_name(SIGMSG_LINK_CAND), "link_cand");
     CHECK_STR(sigmsg_edge_type_name(SIGMSG_EDGE_LONG_DISTANCE), "long_distance");
     CHECK_STR(sigmsg_resp_reason_name(SIGMSG_RESP_UNKNOWN_OVERLAY), "unknown_overlay");
+    CHECK_STR(sigmsg_resp_reason_name(SIGMSG_RESP_FULL), "full");
+    CHECK_STR(sigmsg_type_name(SIGMSG_EDGE_WANT), "edge_want");
 }
 
 /* Unknown fields are ignored: a later v1 sender may add some. */
@@ -236,6 +247,11 @@ static void test_rejections(void)
     EXPECT(msg_with("type", "\"link_cand\"", "\"done\":false,\"candidates\":\"c\""),
            "field \"candidates\": expected array of strings");
     EXPECT(msg_with("type", "\"link_cand\"", "\"candidates\":[\"c\"]"), "missing field \"done\"");
+    EXPECT(msg_with("type", "\"edge_want\"", "\"want\":false"), NULL);
+    EXPECT(msg_with("type", "\"edge_want\"", "\"want\":true,\"edge_type\":\"successor\""), NULL);
+    EXPECT(msg_with("type", "\"edge_want\"", ""), "missing field \"want\"");
+    EXPECT(msg_with("type", "\"edge_want\"", "\"want\":1"), "field \"want\": expected boolean");
+    EXPECT(msg_with("type", "\"edge_want\"", "\"want\":true"), "missing field \"edge_type\"");
     EXPECT(msg_with("type", "\"edge_close\"", "\"reason\":\"Bye!\""),
            "field \"reason\": expected 1..32 of [a-z0-9_]");
 

@@ -1,0 +1,90 @@
+# The overlay's topology seen from outside, through every node's control
+# socket (source after node.sh). Used by the multi-node tests and the demo.
+#
+#   topo_collect I...     one JSON array: "evioctl topology --json" of each node
+#   topo_problems JSON    what keeps the overlay from being converged, one per
+#                         line; nothing when it is
+#   topo_wait SECONDS I...   until node I... are converged
+#   topo_summary JSON     one line per node: successors, long-distance, incoming
+#
+# Node I's files are in $EVT_TMP/node<I> (as node_config/node_start use them).
+
+topo_dir() { echo "$EVT_TMP/node$1"; }
+
+topo_collect() {
+  local i
+  for i in "$@"; do
+    evctl "$(node_sock "$i" "$(topo_dir "$i")")" --json topology || echo null
+  done | jq -s '[.[] | select(. != null) | .overlays[0] + {node_id}]'
+}
+
+# Converged means, for every live node X (the nodes in JSON):
+#  - X's ring is exactly the other live nodes (its room view is right);
+#  - X plans its true successors: the next min(min_successors, N-1) live IDs
+#    clockwise, by 128-bit ID;
+#  - X plans k = floor(log2(N-1)) long-distance edges, or fewer only when no
+#    peer is left that X has no edge with (the engine's redraw rule);
+#  - every edge X plans is connected, and connected at the other end too;
+#  - every connected edge at X is planned by X or by its peer (nothing stray).
+topo_problems() {
+  jq -r '
+    . as $nodes
+    | ($nodes | map(.node_id) | sort) as $ids
+    | ($ids | length) as $n
+    | (reduce $nodes[] as $x ({}; .[$x.node_id] = $x)) as $by
+    | def conn($x; $p): any($x.edges[]; .peer == $p and .state == "connected");
+      def plans($x; $p): any($x.planned[]; .peer == $p);
+      def log2floor($v): if $v < 2 then 0 else 1 + log2floor(($v / 2) | floor) end;
+    $nodes[] as $x
+    | ($ids | index($x.node_id)) as $pos
+    | ($x.node_id[0:8]) as $me
+    | ([range(1; $n)] | map($ids[($pos + .) % $n])) as $clockwise
+    | ($clockwise[0:([$x.min_successors, $n - 1] | min)]) as $succ
+    | ([$x.planned[] | select(.type == "successor") | .peer]) as $psucc
+    | ([$x.planned[] | select(.type == "long_distance")]) as $plong
+    | log2floor($n - 1) as $k
+    | ( if ($x.ring | sort) != ($clockwise | sort)
+          then "\($me): ring has \($x.ring | length) peers, expected \($n - 1)" else empty end ),
+      ( if ($psucc | sort) != ($succ | sort)
+          then "\($me): plans successors \($psucc | map(.[0:8])), expected \($succ | map(.[0:8]))"
+          else empty end ),
+      ( if ($plong | length) != $k
+             and any($clockwise[]; . as $p | (plans($x; $p) or any($x.edges[]; .peer == $p)) | not)
+          then "\($me): plans \($plong | length) long-distance edges, expected \($k)" else empty end ),
+      ( $x.planned[] | select(conn($x; .peer) | not)
+        | "\($me): planned \(.type) edge to \(.peer[0:8]) is \(.edge)" ),
+      ( $x.planned[] | select($by[.peer] != null and (conn($by[.peer]; $x.node_id) | not))
+        | "\($me): \(.peer[0:8]) has no connected edge back" ),
+      ( $x.edges[] | select(.state == "connected")
+        | select((plans($x; .peer) or ($by[.peer] != null and plans($by[.peer]; $x.node_id))) | not)
+        | "\($me): stray connected edge to \(.peer[0:8]) (\(.type))" )
+  ' <<<"$1"
+}
+
+_topo_converged() {
+  local j p
+  j=$(topo_collect "$@") || return 1
+  [ "$(jq length <<<"$j")" = "$#" ] || return 1
+  p=$(topo_problems "$j") || return 1
+  TOPO_LAST_PROBLEMS=$p
+  [ -z "$p" ]
+}
+
+# topo_wait SECONDS I...: until the nodes I... form a converged overlay;
+# fails naming what was still wrong.
+topo_wait() {
+  local secs=$1; shift
+  local end=$(( $(date +%s%N) + secs * 1000000000 ))
+  TOPO_LAST_PROBLEMS="(no answer from the nodes)"
+  until _topo_converged "$@" 2>/dev/null; do
+    if [ "$(date +%s%N)" -ge "$end" ]; then
+      printf '%s\n' "$TOPO_LAST_PROBLEMS" | head -n 20 | sed 's/^/    /' >&2
+      fail "timed out after ${secs}s waiting for nodes $* to converge"
+    fi
+    sleep 0.2
+  done
+}
+
+topo_summary() {
+  jq -r '.[] | "\(.node_id[0:8])  successors \([.planned[] | select(.type == "successor") | .peer[0:8]] | join(","))  long-distance \([.planned[] | select(.type == "long_distance") | .peer[0:8]] | join(","))  incoming \([.edges[] | select(.type == "incoming" and .state == "connected") | .peer[0:8]] | join(","))"' <<<"$1"
+}
