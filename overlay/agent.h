@@ -50,6 +50,7 @@ struct edge {
     bool link_created;              /* tincan has the link */
     bool remote_creds_set;          /* tincan has the peer's ufrag/pwd */
     char peer_fingerprint[FPR_MAX];
+    char answered_by[SESSION_LEN + 1];  /* the peer session that accepted our request */
     json_t *remote_creds;           /* peer's {ufrag, pwd} until applied */
     json_t *pending_cands;          /* peer's candidates until applicable */
     int64_t state_since_ms;

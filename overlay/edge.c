@@ -381,7 +381,7 @@ static void refuse(struct agent *a, struct overlay *ov, struct peer *p, const ch
 }
 
 static void on_edge_req(struct agent *a, struct overlay *ov, struct peer *p,
-                        const struct sigmsg *m, bool peer_restarted)
+                        const struct sigmsg *m)
 {
     struct edge *e = &p->edge;
     if (!a->fingerprint[0] || a->tincan.state != HELPER_READY) {
@@ -390,15 +390,16 @@ static void on_edge_req(struct agent *a, struct overlay *ov, struct peer *p,
     }
     if (!strcmp(e->edge_id, m->edge_id))
         return;                               /* a duplicate of the one in hand */
-    bool ours_in_flight = e->initiator && (e->state == EDGE_REQUESTED
-                                           || e->state == EDGE_CREATING
-                                           || e->state == EDGE_CONNECTING);
-    if (ours_in_flight && !peer_restarted && nodeid_cmp(&a->self, &p->id) < 0) {
-        /* both asked at once and ours wins: theirs is refused, ours goes on.
-         * Not only while ours awaits its answer: should theirs arrive after
-         * the peer accepted ours, replacing ours would leave the two ends on
-         * different edges until both time out. A restarted peer has
-         * forgotten ours, so its request replaces it. */
+    /* Both asked at once and ours wins: theirs is refused, ours goes on.
+     * Not only while ours awaits its answer: should theirs arrive after the
+     * peer accepted ours, replacing ours would leave the two ends on
+     * different edges until both time out. But a request from a session
+     * other than the one that accepted ours comes from a restarted peer,
+     * which has forgotten ours: it replaces ours. */
+    bool ours_pending = e->initiator && e->state == EDGE_REQUESTED;
+    bool ours_accepted = e->initiator && (e->state == EDGE_CREATING || e->state == EDGE_CONNECTING)
+                         && !strcmp(e->answered_by, m->session);
+    if ((ours_pending || ours_accepted) && nodeid_cmp(&a->self, &p->id) < 0) {
         refuse(a, ov, p, m->edge_id, SIGMSG_RESP_COLLISION);
         return;
     }
@@ -453,6 +454,7 @@ static void on_edge_resp(struct agent *a, struct overlay *ov, struct peer *p,
         return;
     }
     snprintf(e->peer_fingerprint, sizeof e->peer_fingerprint, "%s", m->creds.fingerprint);
+    snprintf(e->answered_by, sizeof e->answered_by, "%s", m->session);
     json_decref(e->remote_creds);
     e->remote_creds = json_pack("{ss ss}", "ufrag", m->creds.ufrag, "pwd", m->creds.pwd);
     create_link(a, ov, p);
@@ -504,7 +506,6 @@ void edge_on_message(struct agent *a, struct overlay *ov, const char *from_hex,
     struct peer *p = agent_add_peer(ov, &m.from);
     if (!p)
         return;
-    bool restarted = p->session[0] && strcmp(p->session, m.session);
     if (strcmp(p->session, m.session)) {
         if (p->session[0])
             log_info("edge", "%s/%.12s: peer restarted (session %s)", ov->cfg->name, p->hex,
@@ -515,7 +516,7 @@ void edge_on_message(struct agent *a, struct overlay *ov, const char *from_hex,
 
     switch (m.type) {
     case SIGMSG_EDGE_REQ:
-        on_edge_req(a, ov, p, &m, restarted);
+        on_edge_req(a, ov, p, &m);
         break;
     case SIGMSG_EDGE_RESP:
         on_edge_resp(a, ov, p, &m);
