@@ -51,6 +51,8 @@ static void edge_set_state(struct overlay *ov, struct peer *p, enum edge_state s
     if (e->state != s)
         log_info("edge", "%s/%.12s: %s -> %s", ov->cfg->name, p->hex,
                  edge_state_name(e->state), edge_state_name(s));
+    if ((e->state == EDGE_CONNECTED) != (s == EDGE_CONNECTED))
+        ov->ports_dirty = true;     /* the switch floods over up links only */
     e->state = s;
     e->state_since_ms = now;
     e->deadline_ms = timeout_ms ? now + timeout_ms : 0;
@@ -169,10 +171,12 @@ static void sync_ports(struct agent *a, struct overlay *ov, int64_t now)
     for (size_t j = 0; j < ov->n_peers; j++) {
         const struct peer *p = &ov->peers[j];
         if (p->edge.link_created)
-            json_array_append_new(ports, json_pack("{ss ss}", "port", p->edge.link_id,
-                                                   "peer", p->hex));
+            json_array_append_new(ports, json_pack("{ss ss sb}", "port", p->edge.link_id,
+                                                   "peer", p->hex, "up",
+                                                   p->edge.state == EDGE_CONNECTED));
     }
-    json_t *args = json_pack("{ss so}", "overlay", ov->cfg->name, "ports", ports);
+    json_t *args = json_pack("{ss ss so}", "overlay", ov->cfg->name, "self", a->self_hex,
+                             "ports", ports);
     struct edge_ref *r = edge_ref(a, ov, NULL);
     if (!r) {
         json_decref(args);

@@ -81,7 +81,17 @@ static json_t *control_switch_stats(const struct l2switch *sw)
     l2switch_channel_stats(sw, &rx, &bad, &txd);
     for (size_t i = 0; i < sizeof s->dropped / sizeof s->dropped[0]; i++)
         dropped += s->dropped[i];
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+    unsigned long flood_bad = 0, flood_refused = 0;
+    for (size_t i = 0; i < sizeof s->flood_bad / sizeof s->flood_bad[0]; i++)
+        flood_bad += s->flood_bad[i];
+    for (size_t i = 0; i < sizeof s->flood_refused / sizeof s->flood_refused[0]; i++)
+        flood_refused += s->flood_refused[i];
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                     "flood_roots", (json_int_t)s->flood_roots,
+                     "flood_rx", (json_int_t)s->flood_rx,
+                     "flood_tx", (json_int_t)s->flood_tx,
+                     "flood_malformed", (json_int_t)flood_bad,
+                     "flood_refused", (json_int_t)flood_refused,
                      "packet_ins", (json_int_t)s->packet_ins,
                      "unicast", (json_int_t)s->unicast,
                      "flooded", (json_int_t)s->flooded,
@@ -187,13 +197,32 @@ static json_t *control_port_sync(void *aux, json_t *args, struct ctl_conn *conn,
         return NULL;
     const char *bridge = l2switch_bridge(sw);
 
+    const char *self_hex;
+    struct nodeid self;
+    if (!control_string(ctx, args, "self", false, &self_hex, err))
+        return NULL;
+    if (self_hex && !nodeid_parse(self_hex, &self))
+        return control_fail(ctx, err, "self: expected 32 lowercase hex digits, got \"%.40s\"",
+                            self_hex);
+
     size_t i;
     json_t *item;
+    static struct l2switch_link links[BRIDGE_MAX_PORTS];
+    size_t n_links = 0;
     json_array_foreach(list, i, item) {
         const char *port, *peer;
         if (!control_string(ctx, item, "port", true, &port, err)
             || !control_string(ctx, item, "peer", true, &peer, err))
             return NULL;
+        json_t *up = json_object_get(item, "up");
+        if (up && !json_is_boolean(up))
+            return control_fail(ctx, err, "ports[].up: expected true or false%s", "");
+        if (n_links < BRIDGE_MAX_PORTS && strlen(port) <= BRIDGE_NAME_MAX
+            && nodeid_parse(peer, &links[n_links].peer)) {
+            snprintf(links[n_links].port, sizeof links[n_links].port, "%s", port);
+            links[n_links].up = !up || json_is_true(up);   /* absent: up (older agents) */
+            n_links++;
+        }
     }
 
     struct bridge_port have[256];
@@ -222,6 +251,8 @@ static json_t *control_port_sync(void *aux, json_t *args, struct ctl_conn *conn,
             return NULL;
         }
     }
+    if (self_hex)
+        l2switch_set_links(sw, &self, links, n_links);
     return json_pack("{s:I, s:i}", "ports", (json_int_t)json_array_size(list), "removed", removed);
 }
 
@@ -262,7 +293,7 @@ void control_register(struct ctl_server *srv, struct control_ctx *ctx)
     ctl_server_register(srv, "port/add", "{\"overlay\", \"port\", \"peer\"}",
                         control_port_add, ctx);
     ctl_server_register(srv, "port/remove", "{\"overlay\", \"port\"}", control_port_remove, ctx);
-    ctl_server_register(srv, "port/sync", "{\"overlay\", \"ports\": [{\"port\", \"peer\"}]}",
+    ctl_server_register(srv, "port/sync", "{\"overlay\", \"self\", \"ports\": [{\"port\", \"peer\", \"up\"}]}",
                         control_port_sync, ctx);
     ctl_server_register(srv, "fdb/show", "{\"overlay\"?}", control_fdb_show, ctx);
     log_debug(MOD, "control commands registered");

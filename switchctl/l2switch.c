@@ -40,6 +40,11 @@ struct l2switch {
     struct flood_port fports[BRIDGE_MAX_PORTS];
     size_t n_fports;
 
+    bool have_self;                 /* the agent told us who we are (port/sync) */
+    struct nodeid self;
+    struct l2switch_link links[BRIDGE_MAX_PORTS];
+    size_t n_links;
+
     long long next_expire_ms;
     long long next_netif_ms;
     bool netif_ok;
@@ -49,6 +54,12 @@ struct l2switch {
 };
 
 static struct log_ratelimit l2switch_rl = LOG_RATELIMIT_INIT(10, 10);
+
+/* The outer source address of flood frames: locally administered, "evio" */
+static const uint8_t l2switch_flood_src[6] = { 0x02, 0x65, 0x76, 0x69, 0x6f, 0x00 };
+
+/* A frame plus the flood header, up to the largest OpenFlow packet-in. */
+static uint8_t l2switch_buf[65535 + BFLOOD_HDR_LEN];
 
 long long l2switch_now_ms(void) { return time_msec(); }
 
@@ -120,6 +131,46 @@ static const struct bridge_port *l2switch_port(const struct l2switch *sw, uint32
         if (sw->ports[i].ofport == ofport)
             return &sw->ports[i];
     return NULL;
+}
+
+void l2switch_set_links(struct l2switch *sw, const struct nodeid *self,
+                        const struct l2switch_link *links, size_t n)
+{
+    if (n > BRIDGE_MAX_PORTS)
+        n = BRIDGE_MAX_PORTS;
+    sw->self = *self;
+    sw->have_self = true;
+    memcpy(sw->links, links, n * sizeof *links);
+    sw->n_links = n;
+}
+
+/* The neighbours a flood may go to: up links whose port has an OpenFlow
+ * number. Fills PEERS and PORTS (BRIDGE_MAX_PORTS each); returns the count. */
+static size_t l2switch_neighbours(const struct l2switch *sw, struct nodeid *peers,
+                                  uint32_t *ports)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sw->n_links; i++) {
+        if (!sw->links[i].up)
+            continue;
+        for (size_t j = 0; j < sw->n_ports; j++) {
+            if (sw->ports[j].ofport && !strcmp(sw->ports[j].name, sw->links[i].port)) {
+                peers[n] = sw->links[i].peer;
+                ports[n++] = sw->ports[j].ofport;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
+static uint32_t l2switch_port_of_peer(const struct nodeid *peers, const uint32_t *ports, size_t n,
+                                      const struct nodeid *peer)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!nodeid_cmp(&peers[i], peer))
+            return ports[i];
+    return 0;
 }
 
 const char *l2switch_port_name(const struct l2switch *sw, uint32_t ofport)
@@ -229,6 +280,119 @@ static void l2switch_connected(void *aux)
              sw->n_ports, fdb_count(sw->fdb));
 }
 
+/* Learns that SRC sits behind IN_PORT, on node PEER ("" = this one). */
+static void l2switch_learn(struct l2switch *sw, const struct bridge_port *in, const uint8_t *src,
+                           const char *peer, long long now)
+{
+    enum fdb_learn_result r = fdb_learn(sw->fdb, src, in->ofport, peer, now);
+    if (r == FDB_LEARN_NEW) {
+        sw->stats.learned++;
+    } else if (r == FDB_LEARN_MOVED) {
+        /* The old flow still points at the previous port. */
+        sw->stats.moved++;
+        ofchannel_delete_mac(sw->ch, src);
+        char m[18];
+        fdb_format_mac(src, m);
+        log_info(MOD, "%s: %s moved to %s", sw->bridge, m, in->name);
+    }
+}
+
+/* Sends one flood copy per entry of OUT, each with its bound. */
+static void l2switch_flood_send(struct l2switch *sw, uint32_t in_port, const struct nodeid *root,
+                                uint8_t type, const struct bflood_decision *d,
+                                const struct bflood_fwd *out, const struct nodeid *peers,
+                                const uint32_t *ports, size_t n_peers,
+                                const uint8_t *frame, size_t len)
+{
+    for (size_t i = 0; i < d->n_out; i++) {
+        uint32_t port = l2switch_port_of_peer(peers, ports, n_peers, &out[i].peer);
+        struct bflood_hdr h = { .type = type, .hops = d->hops, .root = *root,
+                                .bound = out[i].bound };
+        memset(h.eth_dst, 0xff, sizeof h.eth_dst);
+        memcpy(h.eth_src, l2switch_flood_src, sizeof h.eth_src);
+        size_t n = port ? bflood_encap(&h, frame, len, l2switch_buf, sizeof l2switch_buf) : 0;
+        if (!n) {
+            log_warn_rl(&l2switch_rl, MOD, "%s: flood copy of %zu bytes not sent", sw->bridge,
+                        len);
+            continue;
+        }
+        ofchannel_packet_out(sw->ch, in_port, &port, 1, l2switch_buf, n);
+        sw->stats.flood_tx++;
+    }
+}
+
+/* Leaf ports other than IN_PORT. */
+static size_t l2switch_leaves(const struct l2switch *sw, uint32_t in_port, uint32_t *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sw->n_fports; i++)
+        if (sw->fports[i].role == FLOOD_PORT_LEAF && sw->fports[i].port != in_port)
+            out[n++] = sw->fports[i].port;
+    return n;
+}
+
+static uint8_t l2switch_flood_type(const uint8_t *frame)
+{
+    static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    if (!memcmp(frame, bcast, 6))
+        return BFLOOD_BROADCAST;
+    return flood_mac_is_multicast(frame) ? BFLOOD_MULTICAST : BFLOOD_UNKNOWN_UNICAST;
+}
+
+/* A flood frame from a neighbour: learn where its source lives, deliver it
+ * to the leaf ports, and pass it on inside our interval of the ring. */
+static void l2switch_flood_in(struct l2switch *sw, const struct bridge_port *in,
+                              const uint8_t *pkt, size_t len, long long now)
+{
+    struct bflood_hdr h;
+    const uint8_t *frame;
+    size_t flen;
+    enum bflood_reason r = bflood_decap(pkt, len, &h, &frame, &flen);
+    struct nodeid from;
+    if (r == BFLOOD_OK && !nodeid_parse(in->peer, &from))
+        r = BFLOOD_RUNT;            /* not reached: peer ports carry valid IDs */
+    if (r != BFLOOD_OK) {
+        sw->stats.flood_bad[r]++;
+        log_warn_rl(&l2switch_rl, MOD, "%s: flood frame from %s dropped: %s", sw->bridge,
+                    in->name, bflood_reason_name(r));
+        return;
+    }
+    sw->stats.flood_rx++;
+    if (!sw->have_self)
+        return;
+    char root[NODEID_HEX_LEN + 1];
+    nodeid_format(&h.root, root);
+    if (!flood_mac_is_multicast(frame + 6))
+        l2switch_learn(sw, in, frame + 6, root, now);
+
+    struct nodeid peers[BRIDGE_MAX_PORTS];
+    uint32_t ports[BRIDGE_MAX_PORTS];
+    size_t n_peers = l2switch_neighbours(sw, peers, ports);
+    static struct bflood_fwd out[BFLOOD_MAX_NEIGHBOURS];
+    struct bflood_decision d;
+    bflood_decide(&sw->self, peers, n_peers, &h, &from, out, BFLOOD_MAX_NEIGHBOURS, &d);
+    if (d.verdict == BFLOOD_LOOP || d.verdict == BFLOOD_OUTSIDE_INTERVAL) {
+        sw->stats.flood_refused[d.verdict]++;
+        log_warn_rl(&l2switch_rl, MOD, "%s: flood frame from %s dropped: %s", sw->bridge,
+                    in->name, bflood_verdict_name(d.verdict));
+        return;
+    }
+    if (d.verdict == BFLOOD_HOPS_EXHAUSTED)
+        sw->stats.flood_refused[d.verdict]++;
+    uint32_t leaves[BRIDGE_MAX_PORTS];
+    size_t n_leaves = d.deliver ? l2switch_leaves(sw, in->ofport, leaves) : 0;
+    if (n_leaves)
+        ofchannel_packet_out(sw->ch, in->ofport, leaves, n_leaves, frame, flen);
+    /* the copies are built from FRAME, which points into PKT: keep it apart
+     * from the encapsulation buffer */
+    static uint8_t inner[65535];
+    if (d.n_out && flen <= sizeof inner) {
+        memcpy(inner, frame, flen);
+        l2switch_flood_send(sw, in->ofport, &h.root, h.type, &d, out, peers, ports, n_peers,
+                            inner, flen);
+    }
+}
+
 static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame, size_t len)
 {
     struct l2switch *sw = aux;
@@ -236,20 +400,13 @@ static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame
     sw->stats.packet_ins++;
 
     const struct bridge_port *in = l2switch_port(sw, in_port);
-    if (in && len >= 14) {
-        const uint8_t *src = frame + 6;
-        enum fdb_learn_result r = fdb_learn(sw->fdb, src, in_port, in->peer, now);
-        if (r == FDB_LEARN_NEW) {
-            sw->stats.learned++;
-        } else if (r == FDB_LEARN_MOVED) {
-            /* The old flow still points at the previous port. */
-            sw->stats.moved++;
-            ofchannel_delete_mac(sw->ch, src);
-            char m[18];
-            fdb_format_mac(src, m);
-            log_info(MOD, "%s: %s moved to %s", sw->bridge, m, in->name);
-        }
+    if (in && in->peer[0] && len >= 14 && frame[12] == (BFLOOD_ETHERTYPE >> 8)
+        && frame[13] == (BFLOOD_ETHERTYPE & 0xff)) {
+        l2switch_flood_in(sw, in, frame, len, now);
+        return;
     }
+    if (in && len >= 14)
+        l2switch_learn(sw, in, frame + 6, in->peer, now);
 
     const struct fdb_entry *known = len >= 14 ? fdb_lookup(sw->fdb, frame, now) : NULL;
     uint32_t known_port = known ? known->port : 0;
@@ -271,6 +428,29 @@ static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame
         sw->stats.flooded++;
         break;
     }
-    if (d.n_out)
-        ofchannel_packet_out(sw->ch, in_port, d.out, d.n_out, frame, len);
+
+    bool from_leaf = in && !in->peer[0];
+    if (d.verdict != FLOOD_FLOOD || !from_leaf || !sw->have_self) {
+        /* unicast; a frame from a peer outside the flood scheme (leaves only,
+         * never re-flooded); or no node ID yet: one hop, as plain frames */
+        if (d.n_out)
+            ofchannel_packet_out(sw->ch, in_port, d.out, d.n_out, frame, len);
+        return;
+    }
+
+    /* a flood from a local host: plain to the other leaves, and as the root
+     * of a bounded flood over the overlay */
+    uint32_t leaves[BRIDGE_MAX_PORTS];
+    size_t n_leaves = l2switch_leaves(sw, in_port, leaves);
+    if (n_leaves)
+        ofchannel_packet_out(sw->ch, in_port, leaves, n_leaves, frame, len);
+    struct nodeid peers[BRIDGE_MAX_PORTS];
+    uint32_t ports[BRIDGE_MAX_PORTS];
+    size_t n_peers = l2switch_neighbours(sw, peers, ports);
+    static struct bflood_fwd out[BFLOOD_MAX_NEIGHBOURS];
+    struct bflood_decision bd;
+    bflood_decide(&sw->self, peers, n_peers, NULL, NULL, out, BFLOOD_MAX_NEIGHBOURS, &bd);
+    sw->stats.flood_roots++;
+    l2switch_flood_send(sw, in_port, &sw->self, l2switch_flood_type(frame), &bd, out, peers,
+                        ports, n_peers, frame, len);
 }

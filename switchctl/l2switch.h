@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bflood.h"
 #include "bridge.h"
 #include "fdb.h"
 #include "flood.h"
@@ -21,6 +22,21 @@ struct l2switch_stats {
     unsigned long flooded;
     unsigned long dropped[FLOOD_DROP_SAME_PORT + 1];    /* by flood_drop_reason */
     unsigned long learned, moved;
+    unsigned long flood_roots;      /* floods started here (from a leaf port) */
+    unsigned long flood_rx;         /* flood frames received from peers */
+    unsigned long flood_tx;         /* flood copies sent to peers */
+    unsigned long flood_bad[BFLOOD_INNER_BFLOOD + 1];   /* by bflood_reason */
+    unsigned long flood_refused[BFLOOD_OUTSIDE_INTERVAL + 1];  /* by bflood_verdict */
+};
+
+/* One overlay link as the agent reports it (port/sync): its TAP port, the
+ * peer node behind it, and whether the link is up. Floods go over up links
+ * only: a copy handed to a link that is still connecting would be lost
+ * together with the part of the ring it stands for. */
+struct l2switch_link {
+    char port[BRIDGE_NAME_MAX + 1];
+    struct nodeid peer;
+    bool up;
 };
 
 /* Creates the switch of overlay OV on a bridge declared in DB (which must
@@ -39,6 +55,12 @@ const struct l2switch_stats *l2switch_stats(const struct l2switch *);
 /* Counters of the OpenFlow channel: messages, bad messages, send drops. */
 void l2switch_channel_stats(const struct l2switch *, unsigned long *rx_msgs,
                             unsigned long *bad_msgs, unsigned long *tx_dropped);
+
+/* Sets this node's ID and the overlay's links (replacing the previous set).
+ * Until it is called, floods from leaf ports go to every peer port as plain
+ * frames, one hop only. */
+void l2switch_set_links(struct l2switch *, const struct nodeid *self,
+                        const struct l2switch_link *, size_t n);
 
 /* The port list as last read from the database. */
 const struct bridge_port *l2switch_ports(const struct l2switch *, size_t *n);

@@ -3,6 +3,7 @@
 # every file under its own DIR, and joins overlay "lab" as 10.250.0.<i>.
 #
 #   node_config I DIR [relay_only=true] [ca_file=PATH] [tls=none]
+#               [successors=N] [long=N]     (the overlay's topology knobs)
 #   node_start I DIR        private OVS + evio; waits for the control socket
 #   node_kill I DIR         SIGKILL evio and its helpers (a crash; OVS stays)
 #   node_stop I DIR         SIGTERM evio, kill leftovers, stop OVS
@@ -21,25 +22,29 @@ node_tincan_sock() { echo "$2/run/tincan.sock"; }
 # node_config I DIR [key=value...]: write DIR/config.json for node I.
 node_config() {
   local i=$1 d=$2; shift 2
-  local relay_only=false ca_file=${NODE_CA_FILE:-} tls=required kv
+  local relay_only=false ca_file=${NODE_CA_FILE:-} tls=required kv topo='{}'
   for kv in "$@"; do
     case $kv in
       relay_only=*) relay_only=${kv#*=} ;;
       ca_file=*) ca_file=${kv#*=} ;;
       tls=*) tls=${kv#*=} ;;
+      successors=*) topo=$(jq -c --argjson v "${kv#*=}" '. + {min_successors: $v}' <<<"$topo") ;;
+      long=*) topo=$(jq -c --argjson v "${kv#*=}" '. + {max_long_distance: $v}' <<<"$topo") ;;
       *) fail "node_config: unknown setting $kv" ;;
     esac
   done
   mkdir -p "$d/state" "$d/run" "$d/ovs"
   jq -n --arg d "$d" --arg i "$i" --arg srv "$(net_srv_ip)" --arg ca "$ca_file" \
-        --arg tls "$tls" --argjson relay "$relay_only" --arg ov "$NODE_OVERLAY" '{
+        --arg tls "$tls" --argjson relay "$relay_only" --arg ov "$NODE_OVERLAY" \
+        --argjson topo "$topo" '{
     node: {state_dir: "\($d)/state", run_dir: "\($d)/run", log_level: "debug"},
     xmpp: ({host: $srv, port: 5222, user: "node\($i)@evio.test", password: "pw\($i)", tls: $tls}
            + (if $ca != "" then {ca_file: $ca} else {} end)),
     turn: [{server: "\($srv):3478", user: "test", password: "testpw"}],
     ice: {relay_only: $relay},
     ovs: {rundir: "\($d)/ovs", db: "unix:\($d)/ovs/db.sock"},
-    overlays: {($ov): {bridge: {name: "evbr0", ip: "10.250.0.\($i)/24", mtu: 1410}}}
+    overlays: {($ov): ({bridge: {name: "evbr0", ip: "10.250.0.\($i)/24", mtu: 1410}}
+                       + (if $topo == {} then {} else {topology: $topo} end))}
   }' >"$d/config.json" || fail "node_config: cannot write $d/config.json"
 }
 

@@ -22,12 +22,13 @@ topo_collect() {
 #  - X's ring is exactly the other live nodes (its room view is right);
 #  - X plans its true successors: the next min(min_successors, N-1) live IDs
 #    clockwise, by 128-bit ID;
-#  - X plans k = floor(log2(N-1)) long-distance edges, or fewer only when no
-#    peer is left that X has no edge with (the engine's redraw rule);
+#  - X plans k = floor(log2(N-1)) long-distance edges (TOPO_K=k overrides,
+#    for overlays configured with a cap), or fewer only when no peer is left
+#    that X has no edge with (the engine's redraw rule);
 #  - every edge X plans is connected, and connected at the other end too;
 #  - every connected edge at X is planned by X or by its peer (nothing stray).
 topo_problems() {
-  jq -r '
+  jq -r --argjson kset "${TOPO_K:-null}" '
     . as $nodes
     | ($nodes | map(.node_id) | sort) as $ids
     | ($ids | length) as $n
@@ -42,7 +43,7 @@ topo_problems() {
     | ($clockwise[0:([$x.min_successors, $n - 1] | min)]) as $succ
     | ([$x.planned[] | select(.type == "successor") | .peer]) as $psucc
     | ([$x.planned[] | select(.type == "long_distance")]) as $plong
-    | log2floor($n - 1) as $k
+    | (if $kset == null then log2floor($n - 1) else $kset end) as $k
     | ( if ($x.ring | sort) != ($clockwise | sort)
           then "\($me): ring has \($x.ring | length) peers, expected \($n - 1)" else empty end ),
       ( if ($psucc | sort) != ($succ | sort)
