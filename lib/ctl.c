@@ -3,6 +3,7 @@
  * and connections in an epoll set of its own, so any event loop needs to
  * watch one fd only. */
 #include "evio/ctl.h"
+#include "evio/timing.h"
 #include "evio/log.h"
 
 #include <errno.h>
@@ -618,13 +619,6 @@ static void call_reply(void *aux, const struct ctl_msg *msg)
         st->err = strdup(msg->error);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ctl_call(const char *path, const char *cmd, json_t *args, int timeout_ms,
              json_t **result, char **err)
 {
@@ -639,9 +633,9 @@ int ctl_call(const char *path, const char *cmd, json_t *args, int timeout_ms,
     }
     struct call_state st = { 0 };
     error = ctl_client_send(c, cmd, args, call_reply, &st);
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = monotonic_ms() + timeout_ms;
     while (!error && !st.done) {
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - monotonic_ms());
         if (left <= 0) {
             error = ETIMEDOUT;
             break;

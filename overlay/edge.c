@@ -234,7 +234,7 @@ void edge_reset(struct agent *a, struct overlay *ov, struct peer *p, const char 
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r)
         r = (uint32_t)now;
-    int64_t delay = topology_backoff_ms(e->failures, r);
+    int64_t delay = backoff_ms(e->failures, r);
     edge_set_state(ov, p, EDGE_BACKOFF, now, delay);
 }
 

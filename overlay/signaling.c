@@ -20,6 +20,7 @@
 #include "evio/config.h"
 #include "evio/log.h"
 #include "evio/nodeid.h"
+#include "evio/timing.h"
 
 #define SIG_LOG "xmpp"
 
@@ -27,8 +28,6 @@
 #define SIG_NS_MUC_USER "http://jabber.org/protocol/muc#user"
 #define SIG_NS_HINTS    "urn:xmpp:hints"
 
-#define SIG_BACKOFF_MIN_MS    1000
-#define SIG_BACKOFF_MAX_MS    60000
 #define SIG_STABLE_MS         30000   /* online this long: the next failure starts backoff over */
 #define SIG_CONNECT_LIMIT_MS  30000   /* TCP + TLS + SASL + bind must finish within this */
 #define SIG_IDLE_MS           1000    /* longest sleep we allow the agent */
@@ -39,9 +38,9 @@
  * if our session drops meanwhile, the next join's roster decides instead. */
 #define SIG_LEAVE_GRACE_MS    2000
 /* After a server outage peers come back at their own backoff's pace (up to
- * SIG_BACKOFF_MAX_MS apart): one missing from the roster when we rejoin is
+ * BACKOFF_MAX_MS apart): one missing from the roster when we rejoin is
  * given this long to reappear before it is reported gone. */
-#define SIG_REJOIN_GRACE_MS   (SIG_BACKOFF_MAX_MS + SIG_CONNECT_LIMIT_MS)
+#define SIG_REJOIN_GRACE_MS   (BACKOFF_MAX_MS + SIG_CONNECT_LIMIT_MS)
 /* libstrophe reads at most 4 KiB per xmpp_run_once; a 16 KiB TLS record can
  * leave 12 KiB decrypted inside OpenSSL where poll() cannot see it. After the
  * socket looks empty, this many more rounds drain such a record. */
@@ -106,7 +105,7 @@ struct sig_session {
     enum sig_state state;
     int64_t state_since;        /* ms, monotonic */
     int64_t retry_at;           /* BACKOFF: when to connect again */
-    int backoff_ms;             /* next backoff's upper bound */
+    int failures;               /* attempts failed in a row, for backoff_ms() */
     bool flush_wanted;          /* send() queued data: run soon */
     bool cert_rejected;         /* this attempt failed TLS verification */
     char lib_error[160];        /* libstrophe's last warning of this attempt */
@@ -119,13 +118,6 @@ struct sig_session {
  * their duration, so it always names the session they belong to. */
 static struct sig_session *sig_active;
 
-static int64_t sig_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint32_t sig_random(struct sig_session *s)   /* xorshift64*, for jitter only */
 {
     s->rng ^= s->rng >> 12;
@@ -136,11 +128,8 @@ static uint32_t sig_random(struct sig_session *s)   /* xorshift64*, for jitter o
 
 static bool sig_is_node_id(const char *s)
 {
-    size_t i;
-    for (i = 0; s[i]; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return i == NODEID_HEX_LEN;
+    struct nodeid id;
+    return nodeid_parse(s, &id);
 }
 
 /* ---- state -------------------------------------------------------------- */
@@ -153,16 +142,13 @@ static void sig_set_state(struct sig_session *s, enum sig_state next, const char
     if (prev == next)
         return;
     s->state = next;
-    s->state_since = sig_now_ms();
+    s->state_since = monotonic_ms();
     s->stats.state = next;
 
     if (next == SIG_BACKOFF) {
         snprintf(s->stats.last_error, sizeof s->stats.last_error, "%s", why);
-        int span = s->backoff_ms / 2;
-        int delay = span + (int) (sig_random(s) % (unsigned) (span + 1));
+        int delay = (int) backoff_ms(++s->failures, sig_random(s));
         s->retry_at = s->state_since + delay;
-        s->backoff_ms = s->backoff_ms * 2 > SIG_BACKOFF_MAX_MS ? SIG_BACKOFF_MAX_MS
-                                                                : s->backoff_ms * 2;
         s->fd = -1;
         log_info(SIG_LOG, "%s -> %s: %s; retrying in %d.%03d s", sig_state_name(prev),
                  sig_state_name(next), why, delay / 1000, delay % 1000);
@@ -249,7 +235,7 @@ static void sig_peer_present(struct sig_session *s, struct sig_room *room, const
  * our own session dropped, the next join's roster settles them. */
 static void sig_sweep_departures(struct sig_session *s)
 {
-    int64_t now = sig_now_ms();
+    int64_t now = monotonic_ms();
     for (int r = 0; r < s->n_rooms && s->state == SIG_ONLINE; r++) {
         struct sig_room *room = &s->rooms[r];
         for (size_t i = room->n_peers; i-- > 0;)
@@ -269,7 +255,7 @@ static void sig_room_joined(struct sig_session *s, struct sig_room *room)
     room->joined = true;
     for (size_t i = 0; i < room->n_peers; i++) {
         if (!room->peers[i].seen && !room->peers[i].leave_at) {
-            room->peers[i].leave_at = sig_now_ms() + SIG_REJOIN_GRACE_MS;
+            room->peers[i].leave_at = monotonic_ms() + SIG_REJOIN_GRACE_MS;
             missing++;
         }
     }
@@ -378,7 +364,7 @@ static int sig_on_presence(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userd
         nodeid_parse(nick, &id);
         size_t i = sig_peer_find(room, &id, &found);
         if (found && !room->peers[i].leave_at)
-            room->peers[i].leave_at = sig_now_ms() + SIG_LEAVE_GRACE_MS;
+            room->peers[i].leave_at = monotonic_ms() + SIG_LEAVE_GRACE_MS;
     } else {
         sig_peer_present(s, room, nick);
     }
@@ -534,8 +520,8 @@ static void sig_on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     else
         snprintf(why, sizeof why, s->state == SIG_ONLINE ? "connection closed"
                                                          : "connection attempt failed");
-    if (s->state == SIG_ONLINE && s->state_since + SIG_STABLE_MS <= sig_now_ms())
-        s->backoff_ms = SIG_BACKOFF_MIN_MS;
+    if (s->state == SIG_ONLINE && s->state_since + SIG_STABLE_MS <= monotonic_ms())
+        s->failures = 0;
     /* the conn is released by sig_session_run, outside libstrophe's frames */
     sig_set_state(s, SIG_BACKOFF, why);
 }
@@ -622,13 +608,12 @@ int sig_session_create(const struct config *cfg, const char *node_id_hex,
         return ENOMEM;
     s->fd = -1;
     s->state = SIG_BACKOFF;
-    s->backoff_ms = SIG_BACKOFF_MIN_MS;
-    s->retry_at = sig_now_ms();   /* the first run connects */
+    s->retry_at = monotonic_ms();   /* the first run connects */
     s->aux = aux;
     if (cb)
         s->cb = *cb;
     memcpy(s->node_id, node_id_hex, sizeof s->node_id);
-    s->rng = (uint64_t) sig_now_ms() ^ strtoull(node_id_hex + 16, NULL, 16) ^ 0x9e3779b97f4a7c15ULL;
+    s->rng = (uint64_t) monotonic_ms() ^ strtoull(node_id_hex + 16, NULL, 16) ^ 0x9e3779b97f4a7c15ULL;
     s->tls = cfg->xmpp_tls;
     s->port = cfg->xmpp_port;
 
@@ -682,10 +667,10 @@ void sig_session_destroy(struct sig_session *s)
     memset(&s->cb, 0, sizeof s->cb);   /* promised: no callbacks from here on */
     if (s->conn && s->state != SIG_BACKOFF) {
         /* A clean close makes the server announce our departure at once. */
-        int64_t end = sig_now_ms() + SIG_CLOSE_WAIT_MS;
+        int64_t end = monotonic_ms() + SIG_CLOSE_WAIT_MS;
         sig_active = s;
         xmpp_disconnect(s->conn);
-        while (!xmpp_conn_is_disconnected(s->conn) && sig_now_ms() < end)
+        while (!xmpp_conn_is_disconnected(s->conn) && monotonic_ms() < end)
             xmpp_run_once(s->ctx, 50);
         sig_active = NULL;
     }
@@ -755,7 +740,7 @@ int sig_session_timeout_ms(const struct sig_session *s)
 {
     switch (s->state) {
     case SIG_BACKOFF: {
-        int64_t left = s->retry_at - sig_now_ms();
+        int64_t left = s->retry_at - monotonic_ms();
         return left <= 0 ? 0 : left > SIG_IDLE_MS ? SIG_IDLE_MS : (int) left;
     }
     case SIG_CONNECTING:
@@ -776,7 +761,7 @@ static bool sig_fd_readable(int fd)
 
 void sig_session_run(struct sig_session *s)
 {
-    int64_t now = sig_now_ms();
+    int64_t now = monotonic_ms();
 
     sig_active = s;
     if (s->state == SIG_BACKOFF && s->conn)

@@ -29,13 +29,6 @@ const char *helper_state_name(enum helper_state s)
     return helper_state_names[s];
 }
 
-int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void helper_set_state(struct helper *h, enum helper_state s, int64_t now, const char *why)
 {
     if (h->state != s)

@@ -6,6 +6,7 @@
 #define EVIO_SUPERVISOR_H
 
 #include "evio/ctl.h"
+#include "evio/timing.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -58,7 +59,5 @@ bool helper_reap(struct helper *, pid_t pid, int status, int64_t now_ms);
 /* Called when its control connection failed: the process is killed so it is
  * restarted cleanly (a daemon that stops answering is as good as dead). */
 void helper_conn_lost(struct helper *, const char *why, int64_t now_ms);
-
-int64_t monotonic_ms(void);
 
 #endif

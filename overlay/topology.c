@@ -186,16 +186,6 @@ int topology_long_count(int max_long_distance, size_t n_peers)
     return k > TOPO_MAX_LONG ? TOPO_MAX_LONG : k;
 }
 
-int64_t topology_backoff_ms(int failures, uint32_t r)
-{
-    int64_t d = 1000;
-    for (int i = 1; i < failures && d < 60000; i++)
-        d *= 2;
-    if (d > 60000)
-        d = 60000;
-    return d / 2 + (int64_t)(r % (uint32_t)(d / 2));
-}
-
 static const struct topo_edge *find_edge(const struct topo_edge *edges, size_t n,
                                          const struct nodeid *peer)
 {

@@ -133,10 +133,6 @@ enum topo_verdict topology_accept(const struct topology *, const struct topo_rin
  * 1 / (x ln n), from U ~ U(0,1). */
 double topology_harmonic(double u, size_t n);
 
-/* Delay before retry number FAILURES (1, 2, ...) of a failed edge: doubling
- * from 1 s to a 60 s ceiling, with jitter in [d/2, d) taken from R. */
-int64_t topology_backoff_ms(int failures, uint32_t r);
-
 /* The long-distance targets currently held (for status and tests). */
 size_t topology_long_targets(const struct topology *, struct nodeid *out, size_t max);
 

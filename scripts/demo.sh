@@ -73,13 +73,7 @@ demo_up() {
   trap 'exit 130' INT TERM
   set -e
 
-  net_up "$nodes"
-  node_servers "$nodes"
-  for i in $(seq 1 "$nodes"); do
-    node_config "$i" "$DEMO_DIR/node$i"
-    node_start "$i" "$DEMO_DIR/node$i"
-    printf '%s\n' "${EVT_PIDS[@]}" >"$DEMO_DIR/pids"
-  done
+  nodes_up "$nodes"      # a failure here is cleaned up by namespace (demo_down)
   log "waiting for the overlay to converge: ring, chords, every edge connected (up to 120 s)"
   topo_wait 120 $(seq 1 "$nodes")
   printf '%s\n' "${EVT_PIDS[@]}" >"$DEMO_DIR/pids"

@@ -44,6 +44,11 @@ struct l2switch {
     struct nodeid self;
     struct l2switch_link links[BRIDGE_MAX_PORTS];
     size_t n_links;
+    /* where a flood may go: the up links whose port has an OpenFlow number,
+     * derived from links and ports whenever either changes */
+    struct nodeid nb_peers[BRIDGE_MAX_PORTS];
+    uint32_t nb_ports[BRIDGE_MAX_PORTS];
+    size_t n_nb;
 
     long long next_expire_ms;
     long long next_netif_ms;
@@ -133,6 +138,23 @@ static const struct bridge_port *l2switch_port(const struct l2switch *sw, uint32
     return NULL;
 }
 
+/* Recomputes the flood neighbours from the links and the ports. */
+static void l2switch_update_neighbours(struct l2switch *sw)
+{
+    sw->n_nb = 0;
+    for (size_t i = 0; i < sw->n_links; i++) {
+        if (!sw->links[i].up)
+            continue;
+        for (size_t j = 0; j < sw->n_ports; j++) {
+            if (sw->ports[j].ofport && !strcmp(sw->ports[j].name, sw->links[i].port)) {
+                sw->nb_peers[sw->n_nb] = sw->links[i].peer;
+                sw->nb_ports[sw->n_nb++] = sw->ports[j].ofport;
+                break;
+            }
+        }
+    }
+}
+
 void l2switch_set_links(struct l2switch *sw, const struct nodeid *self,
                         const struct l2switch_link *links, size_t n)
 {
@@ -142,34 +164,14 @@ void l2switch_set_links(struct l2switch *sw, const struct nodeid *self,
     sw->have_self = true;
     memcpy(sw->links, links, n * sizeof *links);
     sw->n_links = n;
+    l2switch_update_neighbours(sw);
 }
 
-/* The neighbours a flood may go to: up links whose port has an OpenFlow
- * number. Fills PEERS and PORTS (BRIDGE_MAX_PORTS each); returns the count. */
-static size_t l2switch_neighbours(const struct l2switch *sw, struct nodeid *peers,
-                                  uint32_t *ports)
+static uint32_t l2switch_port_of_peer(const struct l2switch *sw, const struct nodeid *peer)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < sw->n_links; i++) {
-        if (!sw->links[i].up)
-            continue;
-        for (size_t j = 0; j < sw->n_ports; j++) {
-            if (sw->ports[j].ofport && !strcmp(sw->ports[j].name, sw->links[i].port)) {
-                peers[n] = sw->links[i].peer;
-                ports[n++] = sw->ports[j].ofport;
-                break;
-            }
-        }
-    }
-    return n;
-}
-
-static uint32_t l2switch_port_of_peer(const struct nodeid *peers, const uint32_t *ports, size_t n,
-                                      const struct nodeid *peer)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!nodeid_cmp(&peers[i], peer))
-            return ports[i];
+    for (size_t i = 0; i < sw->n_nb; i++)
+        if (!nodeid_cmp(&sw->nb_peers[i], peer))
+            return sw->nb_ports[i];
     return 0;
 }
 
@@ -224,6 +226,7 @@ static void l2switch_refresh_ports(struct l2switch *sw)
         sw->fports[sw->n_fports].role = p->peer[0] ? FLOOD_PORT_PEER : FLOOD_PORT_LEAF;
         sw->n_fports++;
     }
+    l2switch_update_neighbours(sw);
     l2switch_ports_gone(sw, old, n_old);
 }
 
@@ -300,12 +303,10 @@ static void l2switch_learn(struct l2switch *sw, const struct bridge_port *in, co
 /* Sends one flood copy per entry of OUT, each with its bound. */
 static void l2switch_flood_send(struct l2switch *sw, uint32_t in_port, const struct nodeid *root,
                                 uint8_t type, const struct bflood_decision *d,
-                                const struct bflood_fwd *out, const struct nodeid *peers,
-                                const uint32_t *ports, size_t n_peers,
-                                const uint8_t *frame, size_t len)
+                                const struct bflood_fwd *out, const uint8_t *frame, size_t len)
 {
     for (size_t i = 0; i < d->n_out; i++) {
-        uint32_t port = l2switch_port_of_peer(peers, ports, n_peers, &out[i].peer);
+        uint32_t port = l2switch_port_of_peer(sw, &out[i].peer);
         struct bflood_hdr h = { .type = type, .hops = d->hops, .root = *root,
                                 .bound = out[i].bound };
         memset(h.eth_dst, 0xff, sizeof h.eth_dst);
@@ -365,12 +366,9 @@ static void l2switch_flood_in(struct l2switch *sw, const struct bridge_port *in,
     if (!flood_mac_is_multicast(frame + 6))
         l2switch_learn(sw, in, frame + 6, root, now);
 
-    struct nodeid peers[BRIDGE_MAX_PORTS];
-    uint32_t ports[BRIDGE_MAX_PORTS];
-    size_t n_peers = l2switch_neighbours(sw, peers, ports);
     static struct bflood_fwd out[BFLOOD_MAX_NEIGHBOURS];
     struct bflood_decision d;
-    bflood_decide(&sw->self, peers, n_peers, &h, &from, out, BFLOOD_MAX_NEIGHBOURS, &d);
+    bflood_decide(&sw->self, sw->nb_peers, sw->n_nb, &h, &from, out, BFLOOD_MAX_NEIGHBOURS, &d);
     if (d.verdict == BFLOOD_LOOP || d.verdict == BFLOOD_OUTSIDE_INTERVAL) {
         sw->stats.flood_refused[d.verdict]++;
         log_warn_rl(&l2switch_rl, MOD, "%s: flood frame from %s dropped: %s", sw->bridge,
@@ -383,14 +381,8 @@ static void l2switch_flood_in(struct l2switch *sw, const struct bridge_port *in,
     size_t n_leaves = d.deliver ? l2switch_leaves(sw, in->ofport, leaves) : 0;
     if (n_leaves)
         ofchannel_packet_out(sw->ch, in->ofport, leaves, n_leaves, frame, flen);
-    /* the copies are built from FRAME, which points into PKT: keep it apart
-     * from the encapsulation buffer */
-    static uint8_t inner[65535];
-    if (d.n_out && flen <= sizeof inner) {
-        memcpy(inner, frame, flen);
-        l2switch_flood_send(sw, in->ofport, &h.root, h.type, &d, out, peers, ports, n_peers,
-                            inner, flen);
-    }
+    /* FRAME points into the packet-in, apart from the encapsulation buffer */
+    l2switch_flood_send(sw, in->ofport, &h.root, h.type, &d, out, frame, flen);
 }
 
 static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame, size_t len)
@@ -444,13 +436,9 @@ static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame
     size_t n_leaves = l2switch_leaves(sw, in_port, leaves);
     if (n_leaves)
         ofchannel_packet_out(sw->ch, in_port, leaves, n_leaves, frame, len);
-    struct nodeid peers[BRIDGE_MAX_PORTS];
-    uint32_t ports[BRIDGE_MAX_PORTS];
-    size_t n_peers = l2switch_neighbours(sw, peers, ports);
     static struct bflood_fwd out[BFLOOD_MAX_NEIGHBOURS];
     struct bflood_decision bd;
-    bflood_decide(&sw->self, peers, n_peers, NULL, NULL, out, BFLOOD_MAX_NEIGHBOURS, &bd);
+    bflood_decide(&sw->self, sw->nb_peers, sw->n_nb, NULL, NULL, out, BFLOOD_MAX_NEIGHBOURS, &bd);
     sw->stats.flood_roots++;
-    l2switch_flood_send(sw, in_port, &sw->self, l2switch_flood_type(frame), &bd, out, peers,
-                        ports, n_peers, frame, len);
+    l2switch_flood_send(sw, in_port, &sw->self, l2switch_flood_type(frame), &bd, out, frame, len);
 }

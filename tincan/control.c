@@ -48,14 +48,16 @@ static json_t *control_fail(struct control *c, char **err, const char *fmt, ...)
 
 /* Checks ARGS is an object (or absent). Unknown keys are ignored (logged at
  * debug level) so a newer node agent can add optional ones; KNOWN is
- * NULL-terminated. Returns an error message or NULL. */
-static char *control_check_keys(json_t *args, const char *const *known)
+ * NULL-terminated. Returns false, with *ERR set and the request counted as
+ * rejected, when ARGS is not an object. */
+static bool control_check_keys(struct control *c, json_t *args, const char *const *known,
+                               char **err)
 {
-    char *err = NULL;
     if (args && !json_is_object(args)) {
-        if (asprintf(&err, "args: expected object, got %s", control_kind(args)) < 0)
-            err = NULL;
-        return err;
+        if (asprintf(err, "args: expected object, got %s", control_kind(args)) < 0)
+            *err = NULL;
+        c->rejected++;
+        return false;
     }
     const char *key;
     json_t *v;
@@ -66,7 +68,7 @@ static char *control_check_keys(json_t *args, const char *const *known)
         if (!ok)
             log_debug(CONTROL_MOD, "ignoring unknown argument \"%.64s\"", key);
     }
-    return NULL;
+    return true;
 }
 
 /* Fetches string KEY; NULL when absent. *BAD is set when present but not a
@@ -123,10 +125,8 @@ static json_t *control_node_info(void *aux, json_t *args, struct ctl_conn *conn,
 {
     struct control *c = aux;
     static const char *const known[] = { NULL };
-    if ((*err = control_check_keys(args, known))) {
-        c->rejected++;
+    if (!control_check_keys(c, args, known, err))
         return NULL;
-    }
     return json_pack("{s:s, s:i, s:s, s:I}", "fingerprint", c->cert->fp_str,
                      "links", c->n_links, "version", EVIO_VERSION,
                      "rejected_requests", (json_int_t)c->rejected);
@@ -137,10 +137,8 @@ static json_t *control_link_create(void *aux, json_t *args, struct ctl_conn *con
     struct control *c = aux;
     static const char *const known[] = { "link_id", "tap", "mtu", "controlling",
                                          "peer_fingerprint", NULL };
-    if ((*err = control_check_keys(args, known))) {
-        c->rejected++;
+    if (!control_check_keys(c, args, known, err))
         return NULL;
-    }
     bool bad = false;
     struct link_params p = { .mtu = LINK_MTU_DEFAULT };
 
@@ -216,10 +214,8 @@ static json_t *control_link_remote(void *aux, json_t *args, struct ctl_conn *con
     struct control *c = aux;
     static const char *const known[] = { "link_id", "ufrag", "pwd", "candidates",
                                          "gathering_done", NULL };
-    if ((*err = control_check_keys(args, known))) {
-        c->rejected++;
+    if (!control_check_keys(c, args, known, err))
         return NULL;
-    }
     struct link *l = control_link_arg(c, args, err);
     if (!l)
         return NULL;
@@ -283,10 +279,8 @@ static json_t *control_link_local(void *aux, json_t *args, struct ctl_conn *conn
 {
     struct control *c = aux;
     static const char *const known[] = { "link_id", NULL };
-    if ((*err = control_check_keys(args, known))) {
-        c->rejected++;
+    if (!control_check_keys(c, args, known, err))
         return NULL;
-    }
     struct link *l = control_link_arg(c, args, err);
     return l ? link_local_json(l) : NULL;
 }
@@ -295,10 +289,8 @@ static json_t *control_link_remove(void *aux, json_t *args, struct ctl_conn *con
 {
     struct control *c = aux;
     static const char *const known[] = { "link_id", NULL };
-    if ((*err = control_check_keys(args, known))) {
-        c->rejected++;
+    if (!control_check_keys(c, args, known, err))
         return NULL;
-    }
     struct link *l = control_link_arg(c, args, err);
     if (!l)
         return NULL;
@@ -314,10 +306,8 @@ static json_t *control_link_stats(void *aux, json_t *args, struct ctl_conn *conn
 {
     struct control *c = aux;
     static const char *const known[] = { "link_id", NULL };
-    if ((*err = control_check_keys(args, known))) {
-        c->rejected++;
+    if (!control_check_keys(c, args, known, err))
         return NULL;
-    }
     json_t *links = json_array();
     if (args && json_object_get(args, "link_id")) {
         struct link *l = control_link_arg(c, args, err);

@@ -14,11 +14,8 @@ source "$EVT_TOP/tests/lib/topo.sh"
 evt_init
 
 N=6
-net_up $N
-node_servers $N
 all=$(seq 1 $N)
-for i in $all; do node_config "$i" "$(topo_dir "$i")" successors=1 long=0; done
-for i in $all; do node_start "$i" "$(topo_dir "$i")"; done
+nodes_up $N successors=1 long=0
 TOPO_K=0 topo_wait 120 $all
 j=$(topo_collect $all)
 topo_summary "$j" | sed 's/^/    /'
@@ -80,7 +77,7 @@ for i in $all; do
 done
 
 for i in $all; do
-  st=$(evctl "$(topo_dir "$i")/run/switchctl.sock" --json bridge/status)
+  st=$(evctl "$(node_dir "$i")/run/switchctl.sock" --json bridge/status)
   refused=$(jq '.bridges[0].stats.flood_refused + .bridges[0].stats.flood_malformed' <<<"$st")
   [ "$refused" = 0 ] || fail "node$i's switch refused $refused flood frames: $st"
   log "node$i: $(jq -c '.bridges[0].stats | {flood_roots, flood_rx, flood_tx}' <<<"$st")"

@@ -15,12 +15,9 @@ source "$EVT_TOP/tests/lib/topo.sh"
 evt_init
 
 N=8
-net_up $N
-node_servers $N
 all=$(seq 1 $N)
-for i in $all; do node_config "$i" "$(topo_dir "$i")"; done
-tf=$(date +%s%N)
-for i in $all; do node_start "$i" "$(topo_dir "$i")"; done
+nodes_up $N
+tf=$NODES_T0
 t0=$(date +%s%N)
 topo_wait 120 $all
 t1=$(date +%s%N)
@@ -45,8 +42,8 @@ done
 log "every node pings the peers it planned edges to"
 
 log "crash nodes 3 and 6"
-node_kill 3 "$(topo_dir 3)"
-node_kill 6 "$(topo_dir 6)"
+node_kill 3 "$(node_dir 3)"
+node_kill 6 "$(node_dir 6)"
 t0=$(date +%s%N)
 live="1 2 4 5 7 8"
 topo_wait 120 $live
@@ -54,8 +51,8 @@ log "ring closed $(( ($(date +%s%N) - t0) / 1000000 )) ms after the crash"
 topo_summary "$(topo_collect $live)" | sed 's/^/    /'
 
 log "nodes 3 and 6 start again"
-node_start 3 "$(topo_dir 3)"
-node_start 6 "$(topo_dir 6)"
+node_start 3 "$(node_dir 3)"
+node_start 6 "$(node_dir 6)"
 t0=$(date +%s%N)
 topo_wait 120 $all
 log "taken back $(( ($(date +%s%N) - t0) / 1000000 )) ms after the restart"

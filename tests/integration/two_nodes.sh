@@ -14,12 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib/e2e.sh"
 evt_init
 
-net_up 2
-node_servers 2
-for i in 1 2; do
-  node_config "$i" "$EVT_TMP/node$i"
-  node_start "$i" "$EVT_TMP/node$i"
-done
+nodes_up 2
 
 log "waiting for the link (up to 60 s)"
 t0=$(date +%s%N)

@@ -13,12 +13,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib/e2e.sh"
 evt_init
 
-net_up 2
-node_servers 2
-for i in 1 2; do
-  node_config "$i" "$EVT_TMP/node$i" relay_only=true
-  node_start "$i" "$EVT_TMP/node$i"
-done
+nodes_up 2 relay_only=true
 
 log "waiting for the link (up to 60 s)"
 node_wait_link 1 "$EVT_TMP/node1" connected 60

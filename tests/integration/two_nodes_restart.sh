@@ -17,12 +17,7 @@ source "$(dirname "$0")/../lib/e2e.sh"
 evt_init
 
 d1=$EVT_TMP/node1 d2=$EVT_TMP/node2
-net_up 2
-node_servers 2
-for i in 1 2; do
-  node_config "$i" "$EVT_TMP/node$i"
-  node_start "$i" "$EVT_TMP/node$i"
-done
+nodes_up 2
 node_wait_link 1 "$d1" connected 60
 node_wait_link 2 "$d2" connected 60
 node_wait_ping 1 10.250.0.2 10

@@ -38,14 +38,21 @@ bg() {
 track() { EVT_PIDS+=("$@"); }
 
 # wait_until SECONDS DESCRIPTION CMD...: poll CMD (every 0.1 s) until it
-# succeeds; fail with DESCRIPTION when SECONDS pass first.
+# succeeds; fail with DESCRIPTION when SECONDS pass first, showing what the
+# last attempt printed (so a CMD can say why it is not there yet). CMD runs
+# in this shell: a function may set variables.
 wait_until() {
   local limit=$1 what=$2; shift 2
-  local end=$(( $(date +%s%N) + limit * 1000000000 ))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s%N)" -lt "$end" ] || fail "timed out after ${limit}s waiting for: $what"
+  local end=$(( $(date +%s%N) + limit * 1000000000 )) out=${EVT_TMP:-/tmp}/.wait_until.$$
+  until "$@" >"$out" 2>&1; do
+    if [ "$(date +%s%N)" -ge "$end" ]; then
+      tail -n 20 "$out" | sed 's/^/    last attempt: /' >&2
+      rm -f "$out"
+      fail "timed out after ${limit}s waiting for: $what"
+    fi
     sleep 0.1
   done
+  rm -f "$out"
 }
 
 # kill_wait PID...: SIGTERM, then SIGKILL after 5 s, and reap

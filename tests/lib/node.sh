@@ -4,6 +4,9 @@
 #
 #   node_config I DIR [relay_only=true] [ca_file=PATH] [tls=none]
 #               [successors=N] [long=N]     (the overlay's topology knobs)
+#   nodes_up N [key=value...]   internet, servers, and nodes 1..N configured
+#                           alike and started, each in $(node_dir I)
+#   node_dir I              $EVT_TMP/node<I>
 #   node_start I DIR        private OVS + evio; waits for the control socket
 #   node_kill I DIR         SIGKILL evio and its helpers (a crash; OVS stays)
 #   node_stop I DIR         SIGTERM evio, kill leftovers, stop OVS
@@ -11,12 +14,14 @@
 #   node_wait_link I DIR STATE SECONDS   until the first link has STATE
 #   node_wait_xmpp I DIR STATE SECONDS   until xmpp.state is STATE
 #
-# NODE_CA_FILE: default ca_file (the test CA); NODE_PID[i]: evio's PID.
+# NODE_CA_FILE: default ca_file (the test CA); NODE_PID[i]: evio's PID;
+# NODES_T0: the time (date +%s%N) nodes_up started the first node.
 
 NODE_PID=()
 NODE_OVERLAY=${NODE_OVERLAY:-lab}
 
 node_sock() { echo "$2/run/evio.sock"; }
+node_dir() { echo "$EVT_TMP/node$1"; }
 node_tincan_sock() { echo "$2/run/tincan.sock"; }
 
 # node_config I DIR [key=value...]: write DIR/config.json for node I.
@@ -160,4 +165,15 @@ node_servers() {
 # a moment later (port/sync), so the first frames may still be lost.
 node_wait_ping() {
   wait_until "$3" "node$1 to reach $2 over the overlay" ns "node$1" ping -c 1 -W 1 "$2"
+}
+
+# nodes_up N [key=value...]: net_up N, node_servers N, then nodes 1..N
+# configured with the same settings (node_config's) and started.
+nodes_up() {
+  local n=$1 i; shift
+  net_up "$n"
+  node_servers "$n"
+  for i in $(seq 1 "$n"); do node_config "$i" "$(node_dir "$i")" "$@"; done
+  NODES_T0=$(date +%s%N)
+  for i in $(seq 1 "$n"); do node_start "$i" "$(node_dir "$i")"; done
 }

@@ -7,14 +7,12 @@
 #   topo_wait SECONDS I...   until node I... are converged
 #   topo_summary JSON     one line per node: successors, long-distance, incoming
 #
-# Node I's files are in $EVT_TMP/node<I> (as node_config/node_start use them).
-
-topo_dir() { echo "$EVT_TMP/node$1"; }
+# Node I's files are in $(node_dir I) (node.sh).
 
 topo_collect() {
   local i
   for i in "$@"; do
-    evctl "$(node_sock "$i" "$(topo_dir "$i")")" --json topology || echo null
+    evctl "$(node_sock "$i" "$(node_dir "$i")")" --json topology || echo null
   done | jq -s '[.[] | select(. != null) | .overlays[0] + {node_id}]'
 }
 
@@ -62,28 +60,20 @@ topo_problems() {
   ' <<<"$1"
 }
 
+# _topo_converged I...: succeeds when converged, else prints what is wrong.
 _topo_converged() {
   local j p
   j=$(topo_collect "$@") || return 1
-  [ "$(jq length <<<"$j")" = "$#" ] || return 1
+  [ "$(jq length <<<"$j")" = "$#" ] || { echo "$(jq length <<<"$j") of $# nodes answered"; return 1; }
   p=$(topo_problems "$j") || return 1
-  TOPO_LAST_PROBLEMS=$p
-  [ -z "$p" ]
+  [ -z "$p" ] || { printf '%s\n' "$p"; return 1; }
 }
 
 # topo_wait SECONDS I...: until the nodes I... form a converged overlay;
 # fails naming what was still wrong.
 topo_wait() {
   local secs=$1; shift
-  local end=$(( $(date +%s%N) + secs * 1000000000 ))
-  TOPO_LAST_PROBLEMS="(no answer from the nodes)"
-  until _topo_converged "$@" 2>/dev/null; do
-    if [ "$(date +%s%N)" -ge "$end" ]; then
-      printf '%s\n' "$TOPO_LAST_PROBLEMS" | head -n 20 | sed 's/^/    /' >&2
-      fail "timed out after ${secs}s waiting for nodes $* to converge"
-    fi
-    sleep 0.2
-  done
+  wait_until "$secs" "nodes $* to converge" _topo_converged "$@"
 }
 
 topo_summary() {

@@ -9,6 +9,7 @@
  */
 #include "../../overlay/topology.h"
 #include "evio/nodeid.h"
+#include "evio/timing.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -394,7 +395,7 @@ static void edge_reset(struct sim *s, uint32_t node, struct sedge *e, bool tell_
         send_msg(s, node, e->peer, MSG_EDGE_CLOSE, e->edge_id, CLOSE_RESET, false);
     if (e->failures < UINT16_MAX)
         e->failures++;
-    int64_t delay = topology_backoff_ms(e->failures, (uint32_t)rng_next(&s->rng));
+    int64_t delay = backoff_ms(e->failures, (uint32_t)rng_next(&s->rng));
     edge_set_state(s, node, e, SE_BACKOFF, delay);
 }
 
@@ -966,9 +967,7 @@ static bool run_phase(struct sim *s, int64_t limit_at)
 
 static double wall_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    return (double)monotonic_ms() / 1000.0;
 }
 
 /* One configuration: cold start to convergence, metrics, then churn. */

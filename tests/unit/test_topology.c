@@ -5,6 +5,7 @@
  * leaves, and determinism. All randomness comes from fixed seeds. */
 #include "check.h"
 #include "../../overlay/topology.h"
+#include "evio/timing.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -957,23 +958,23 @@ static void test_backoff(void)
         int64_t d = 1000LL << (f - 1);
         if (d > 60000)
             d = 60000;
-        int64_t lo = topology_backoff_ms(f, 0), hi = topology_backoff_ms(f, UINT32_MAX);
+        int64_t lo = backoff_ms(f, 0), hi = backoff_ms(f, UINT32_MAX);
         bad += lo != d / 2;
         bad += hi < d / 2 || hi >= d;
         for (int i = 0; i < 200; i++) {
-            int64_t x = topology_backoff_ms(f, (uint32_t)rng_next(&g));
+            int64_t x = backoff_ms(f, (uint32_t)rng_next(&g));
             bad += x < d / 2 || x >= d;
         }
     }
     CHECK(bad == 0);
-    CHECK(topology_backoff_ms(1, 0) == 500);
-    CHECK(topology_backoff_ms(1, 499) == 999);
-    CHECK(topology_backoff_ms(1, 500) == 500);
-    CHECK(topology_backoff_ms(6, 0) == 16000);
-    CHECK(topology_backoff_ms(7, 0) == 30000);          /* 64 s capped to 60 s */
-    CHECK(topology_backoff_ms(7, 29999) == 59999);
-    CHECK(topology_backoff_ms(1000, UINT32_MAX) < 60000);
-    CHECK(topology_backoff_ms(1000, 0) == 30000);
+    CHECK(backoff_ms(1, 0) == 500);
+    CHECK(backoff_ms(1, 499) == 999);
+    CHECK(backoff_ms(1, 500) == 500);
+    CHECK(backoff_ms(6, 0) == 16000);
+    CHECK(backoff_ms(7, 0) == 30000);          /* 64 s capped to 60 s */
+    CHECK(backoff_ms(7, 29999) == 59999);
+    CHECK(backoff_ms(1000, UINT32_MAX) < 60000);
+    CHECK(backoff_ms(1000, 0) == 30000);
 }
 
 /* ---- 8. plans after a peer leaves ---------------------------------------- */
