@@ -846,7 +846,8 @@ static bool config_topology(struct config_ctx *c, const struct config_scope *ov,
                             struct config_overlay *o)
 {
     static const char *const keys[] = { "min_successors", "max_long_distance",
-                                        "max_on_demand", "max_concurrent_edges", NULL };
+                                        "max_on_demand", "max_concurrent_edges",
+                                        "on_demand_threshold_kbps", "on_demand_idle_s", NULL };
     struct config_scope s;
     char key[CONFIG_KEY_MAX];
     json_t *v;
@@ -854,6 +855,9 @@ static bool config_topology(struct config_ctx *c, const struct config_scope *ov,
     if (!config_section(c, ov, "topology", false, &s, keys)
         || !config_int(c, &s, "min_successors", 1, 16, 2, &o->min_successors)
         || !config_int(c, &s, "max_on_demand", 0, 64, 4, &o->max_on_demand)
+        || !config_int(c, &s, "on_demand_threshold_kbps", 0, 10000000, 1000,
+                       &o->on_demand_threshold_kbps)
+        || !config_int(c, &s, "on_demand_idle_s", 1, 86400, 60, &o->on_demand_idle_s)
         || !config_int(c, &s, "max_concurrent_edges", 1, 64, 8, &o->max_concurrent_edges))
         return false;
     o->max_long_distance = -1;

@@ -155,6 +155,11 @@ static void on_tincan_event(void *aux, const struct ctl_msg *m)
     edge_on_tincan_event(aux, m);
 }
 
+static void on_switchctl_event(void *aux, const struct ctl_msg *m)
+{
+    edge_on_switchctl_event(aux, m);
+}
+
 static void on_helper_ready(void *aux, struct helper *h, bool ready)
 {
     struct agent *a = aux;
@@ -168,6 +173,10 @@ static void on_helper_ready(void *aux, struct helper *h, bool ready)
         }
         edge_on_tincan_ready(a, ready);
     } else {
+        if (ready) {
+            ctl_client_set_event_cb(h->ctl, on_switchctl_event, a);
+            agent_helper_send(h, "subscribe", NULL, NULL, NULL);
+        }
         edge_on_switchctl_ready(a, ready);
     }
     a->replan = true;

@@ -109,6 +109,7 @@ void edge_on_message(struct agent *, struct overlay *, const char *from_hex,
 void edge_on_tincan_event(struct agent *, const struct ctl_msg *);
 void edge_on_tincan_ready(struct agent *, bool ready);
 void edge_on_switchctl_ready(struct agent *, bool ready);
+void edge_on_switchctl_event(struct agent *, const struct ctl_msg *);
 void edge_on_peer_left(struct agent *, struct overlay *, struct peer *);
 /* Starts the edges the topology wants; runs timeouts and retries. */
 void edge_plan(struct agent *, int64_t now_ms);

@@ -31,7 +31,6 @@ _Static_assert(EDGE_ID_LEN == SIGMSG_HEX16_LEN && SESSION_LEN == SIGMSG_HEX16_LE
 
 #define REQUEST_TIMEOUT_MS  10000   /* edge_resp, or tincan's link/create reply */
 #define CONNECT_TIMEOUT_MS  45000   /* tincan gives up at 30 s itself */
-#define ON_DEMAND_IDLE_MS   60000   /* an on-demand edge without traffic hints goes */
 
 static const char *const edge_state_names[] = {
 #define X(name, text) text,
@@ -566,6 +565,39 @@ static struct peer *peer_by_link(struct agent *a, const char *link_id, struct ov
     return NULL;
 }
 
+/* evio-switchctl's shortcut/hint: local traffic to the hosts behind PEER
+ * passed the threshold. It becomes an on-demand edge unless the peer has
+ * an edge for another reason already; hints for an on-demand edge keep it. */
+void edge_on_switchctl_event(struct agent *a, const struct ctl_msg *m)
+{
+    if (strcmp(m->name, "shortcut/hint"))
+        return;
+    const char *name = json_string_value(json_object_get(m->body, "overlay"));
+    const char *hex = json_string_value(json_object_get(m->body, "peer"));
+    struct overlay *ov = name ? agent_find_overlay(a, name) : NULL;
+    struct nodeid id;
+    if (!ov || !hex || !nodeid_parse(hex, &id)) {
+        static struct log_ratelimit rl = LOG_RATELIMIT_INIT(5, 60);
+        log_warn_rl(&rl, "edge", "evio-switchctl: malformed shortcut/hint dropped");
+        return;
+    }
+    struct peer *p = agent_find_peer(ov, &id);
+    if (!p || !p->present)
+        return;                     /* not (or no longer) in the overlay */
+    const struct edge *e = &p->edge;
+    bool linked = e->state != EDGE_IDLE && e->state != EDGE_BACKOFF;
+    if (linked && !(e->local_want && e->local_type == EDGE_ON_DEMAND))
+        return;                     /* an edge for another reason serves it */
+    int64_t now = monotonic_ms();
+    if (topology_hint(ov->topo, &id, now)) {
+        if (!linked)
+            log_info("edge", "%s: traffic to %s at %lld kbit/s: asking for a shortcut",
+                     ov->cfg->name, p->hex,
+                     (long long)json_integer_value(json_object_get(m->body, "kbps")));
+        a->replan = true;
+    }
+}
+
 void edge_on_tincan_event(struct agent *a, const struct ctl_msg *m)
 {
     const char *link_id = json_string_value(json_object_get(m->body, "link_id"));
@@ -834,7 +866,7 @@ int edge_overlay_init(struct agent *a, struct overlay *ov)
         .min_successors = c->min_successors,
         .max_long_distance = c->max_long_distance,
         .max_on_demand = c->max_on_demand,
-        .on_demand_idle_ms = ON_DEMAND_IDLE_MS,
+        .on_demand_idle_ms = (int64_t)c->on_demand_idle_s * 1000,
         .statics = statics,
         .n_statics = n_statics,
     };

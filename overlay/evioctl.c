@@ -35,7 +35,11 @@ static void usage(FILE *f)
 "\n"
 "Commands of evio: status, topology [overlay=NAME], list-commands, log/set\n"
 "Commands of evio-tincan: node/info, link/stats, link/local, ... (list-commands)\n"
-"Commands of evio-switchctl: bridge/status, fdb/show, ... (list-commands)\n"
+"Commands of evio-switchctl: bridge/status, fdb/show, flows/show, ... (list-commands)\n"
+"Tables from evio-switchctl (no --target needed; ARGS: [overlay=NAME]):\n"
+"  fdb     learnt MACs: port, node behind it, age\n"
+"  flows   the flows evio-switchctl installed, as ovs-ofctl prints them\n"
+"  ports   the bridge's ports, the node behind each, and their counters\n"
 "\n"
 "Exit status: 0 success, 1 the daemon reported an error, 2 usage error,\n"
 "3 the daemon could not be reached.\n");
@@ -94,6 +98,72 @@ static void human_bytes(long long n, char *buf, size_t size)
     }
     snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
+
+static void print_fdb(json_t *r)
+{
+    size_t i;
+    json_t *e;
+    printf("%-10s %-17s %-15s %-32s %6s\n", "OVERLAY", "MAC", "PORT", "NODE", "AGE");
+    json_array_foreach(json_object_get(r, "entries"), i, e)
+        printf("%-10s %-17s %-15s %-32s %5llds\n", jstr(e, "overlay"), jstr(e, "mac"),
+               jstr(e, "port"), jstr(e, "peer"), jint(e, "age_s"));
+}
+
+static void print_flows(json_t *r)
+{
+    size_t i, j;
+    json_t *b, *f;
+    json_array_foreach(json_object_get(r, "bridges"), i, b) {
+        long long age = jint(b, "age_ms");
+        printf("%sbridge %s (overlay %s): %zu flows", i ? "\n" : "", jstr(b, "bridge"),
+               jstr(b, "overlay"), json_array_size(json_object_get(b, "flows")));
+        if (age >= 0)
+            printf(", counters as of %.1f s ago\n", age / 1000.0);
+        else
+            printf(", not read from the switch yet\n");
+        json_array_foreach(json_object_get(b, "flows"), j, f)
+            printf(" %s\n", jstr(f, "flow"));
+    }
+}
+
+static void print_ports(json_t *r)
+{
+    size_t i, j;
+    json_t *b, *p;
+    json_array_foreach(json_object_get(r, "bridges"), i, b) {
+        printf("%sbridge %s (overlay %s): openflow %s\n", i ? "\n" : "", jstr(b, "bridge"),
+               jstr(b, "overlay"), jstr(b, "openflow"));
+        printf("  %-15s %6s  %-32s %10s %10s %10s %10s\n", "PORT", "OFPORT", "NODE",
+               "RX_PKTS", "RX", "TX_PKTS", "TX");
+        json_array_foreach(json_object_get(b, "ports"), j, p) {
+            char rx[32], tx[32];
+            human_bytes(jint(p, "rx_bytes"), rx, sizeof rx);
+            human_bytes(jint(p, "tx_bytes"), tx, sizeof tx);
+            json_t *peer = json_object_get(p, "peer");
+            printf("  %-15s %6lld  %-32s %10lld %10s %10lld %10s\n", jstr(p, "port"),
+                   jint(p, "ofport"), json_is_string(peer) ? json_string_value(peer) : "(local)",
+                   jint(p, "rx_packets"), rx, jint(p, "tx_packets"), tx);
+        }
+        json_t *st = json_object_get(b, "stats");
+        const char *key;
+        json_t *v;
+        printf("  stats:");
+        json_object_foreach(st, key, v)
+            printf(" %s=%lld", key, (long long)json_integer_value(v));
+        printf("\n");
+    }
+}
+
+/* Tables evioctl offers on top of the daemons' own commands. */
+struct view {
+    const char *name, *target, *cmd;
+    void (*print)(json_t *);
+};
+static const struct view views[] = {
+    { "fdb", "switchctl", "fdb/show", print_fdb },
+    { "flows", "switchctl", "flows/show", print_flows },
+    { "ports", "switchctl", "bridge/status", print_ports },
+};
 
 static void print_status(json_t *r)
 {
@@ -235,7 +305,7 @@ int main(int argc, char **argv)
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    const char *socket_path = NULL, *run_dir = "/run/evio", *target = "evio";
+    const char *socket_path = NULL, *run_dir = "/run/evio", *target = NULL;
     bool as_json = false, as_dot = false;
     int timeout = 5000, c;
 
@@ -256,6 +326,22 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    const char *cmd = argv[optind];
+    const struct view *view = NULL;
+    for (size_t i = 0; i < sizeof views / sizeof views[0]; i++)
+        if (!strcmp(cmd, views[i].name))
+            view = &views[i];
+    if (view && target && strcmp(target, view->target)) {
+        fprintf(stderr, "evioctl: %s is a table of evio-%s, not of %s\n", cmd, view->target,
+                target);
+        return 2;
+    }
+    if (view) {
+        target = view->target;
+        cmd = view->cmd;
+    }
+    if (!target)
+        target = "evio";
     if (strcmp(target, "evio") && strcmp(target, "tincan") && strcmp(target, "switchctl")) {
         fprintf(stderr, "evioctl: --target: expected evio, tincan or switchctl, got \"%s\"\n",
                 target);
@@ -272,7 +358,6 @@ int main(int argc, char **argv)
         socket_path = path;
     }
 
-    const char *cmd = argv[optind];
     /* "--json" and "--dot" may also follow the command ("evioctl status --json") */
     int nargs = argc - optind - 1;
     char **args_v = argv + optind + 1;
@@ -306,7 +391,9 @@ int main(int argc, char **argv)
         return rc == EPROTO ? 1 : 3;
     }
 
-    if (!strcmp(cmd, "status") && !strcmp(target, "evio") && !as_json
+    if (view && !as_json && json_is_object(result)) {
+        view->print(result);
+    } else if (!strcmp(cmd, "status") && !strcmp(target, "evio") && !as_json
         && json_is_object(result)) {
         print_status(result);
     } else if (is_topology && as_dot && json_is_object(result)) {

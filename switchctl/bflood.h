@@ -41,7 +41,14 @@ enum bflood_type {
     BFLOOD_BROADCAST = 1,
     BFLOOD_MULTICAST = 2,
     BFLOOD_UNKNOWN_UNICAST = 3,
+    /* A switch telling every node which MACs sit behind it: the inner frame
+     * is a bare Ethernet header (broadcast destination, the MAC as source,
+     * EtherType BFLOOD_ANNOUNCE_ETHERTYPE). Receivers learn from it and pass
+     * it on like any flood, but never deliver it to their leaf ports. */
+    BFLOOD_ANNOUNCE = 4,
 };
+/* IEEE Std 802 "Local Experimental EtherType 2": the announcement's inner type */
+#define BFLOOD_ANNOUNCE_ETHERTYPE 0x88B6
 
 /* Decoded header. HOPS counts the links the frame has crossed including the
  * one it arrives on: the root sends 1. */

@@ -86,7 +86,8 @@ static json_t *control_switch_stats(const struct l2switch *sw)
         flood_bad += s->flood_bad[i];
     for (size_t i = 0; i < sizeof s->flood_refused / sizeof s->flood_refused[0]; i++)
         flood_refused += s->flood_refused[i];
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+                     " s:I, s:I, s:I, s:I, s:I}",
                      "flood_roots", (json_int_t)s->flood_roots,
                      "flood_rx", (json_int_t)s->flood_rx,
                      "flood_tx", (json_int_t)s->flood_tx,
@@ -98,6 +99,11 @@ static json_t *control_switch_stats(const struct l2switch *sw)
                      "dropped", (json_int_t)dropped,
                      "macs_learned", (json_int_t)s->learned,
                      "macs_moved", (json_int_t)s->moved,
+                     "macs_moved_to_link", (json_int_t)s->moved_to_link,
+                     "macs_restored", (json_int_t)s->restored,
+                     "shortcut_hints", (json_int_t)s->shortcut_hints,
+                     "mac_announces_tx", (json_int_t)s->announces_tx,
+                     "mac_announces_rx", (json_int_t)s->announces_rx,
                      "openflow_bad_msgs", (json_int_t)bad,
                      "openflow_tx_dropped", (json_int_t)txd);
 }
@@ -287,8 +293,63 @@ static json_t *control_fdb_show(void *aux, json_t *args, struct ctl_conn *conn, 
     return json_pack("{s:o}", "entries", entries);
 }
 
+/* Our flows as of the last poll of their counters, in ovs-ofctl syntax. */
+static json_t *control_flows_show(void *aux, json_t *args, struct ctl_conn *conn, char **err)
+{
+    struct control_ctx *ctx = aux;
+    const char *only;
+    if (!control_args_object(ctx, args, err) || !control_string(ctx, args, "overlay", false, &only, err))
+        return NULL;
+    if (only && !control_switch(ctx, only, err))
+        return NULL;
+    json_t *out = json_array();
+    for (size_t i = 0; i < ctx->n_switches; i++) {
+        struct l2switch *sw = ctx->switches[i];
+        if (only && strcmp(only, l2switch_overlay(sw)))
+            continue;
+        size_t n;
+        long long age;
+        const struct ofchannel_flow *f = l2switch_flows(sw, &n, &age);
+        json_t *flows = json_array();
+        for (size_t j = 0; j < n; j++) {
+            char mac[18];
+            if (f[j].has_dl_dst)
+                fdb_format_mac(f[j].dl_dst, mac);
+            const char *in = f[j].in_port ? l2switch_port_name(sw, f[j].in_port) : NULL;
+            const char *outp = f[j].out_port ? l2switch_port_name(sw, f[j].out_port) : NULL;
+            json_array_append_new(flows, json_pack(
+                "{s:s, s:i, s:s?, s:s?, s:s?, s:I, s:I, s:i, s:i}",
+                "flow", f[j].text, "priority", f[j].priority,
+                "dl_dst", f[j].has_dl_dst ? mac : NULL, "in_port", in, "out_port", outp,
+                "packets", (json_int_t)f[j].packets, "bytes", (json_int_t)f[j].bytes,
+                "idle_age_s", f[j].idle_age, "duration_s", (int)f[j].duration_s));
+        }
+        json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:o}", "overlay",
+                                             l2switch_overlay(sw), "bridge", l2switch_bridge(sw),
+                                             "age_ms", (json_int_t)age, "flows", flows));
+    }
+    return json_pack("{s:o}", "bridges", out);
+}
+
+static void control_hint(void *aux, const char *overlay, const struct shortcut_hint *h)
+{
+    struct control_ctx *ctx = aux;
+    char peer[NODEID_HEX_LEN + 1];
+    nodeid_format(&h->peer, peer);
+    log_debug(MOD, "%s: shortcut hint: %s at %llu kbit/s%s", overlay, peer,
+              (unsigned long long)h->kbps, h->adjacent ? " (linked)" : "");
+    json_t *data = json_pack("{s:s, s:s, s:I, s:b}", "overlay", overlay, "peer", peer,
+                             "kbps", (json_int_t)h->kbps, "adjacent", h->adjacent);
+    if (data && ctx->srv)
+        ctl_server_event(ctx->srv, "shortcut/hint", data);
+    json_decref(data);
+}
+
 void control_register(struct ctl_server *srv, struct control_ctx *ctx)
 {
+    ctx->srv = srv;
+    for (size_t i = 0; i < ctx->n_switches; i++)
+        l2switch_set_hint_cb(ctx->switches[i], control_hint, ctx);
     ctl_server_register(srv, "bridge/status", "{\"overlay\"?}", control_bridge_status, ctx);
     ctl_server_register(srv, "port/add", "{\"overlay\", \"port\", \"peer\"}",
                         control_port_add, ctx);
@@ -296,5 +357,6 @@ void control_register(struct ctl_server *srv, struct control_ctx *ctx)
     ctl_server_register(srv, "port/sync", "{\"overlay\", \"self\", \"ports\": [{\"port\", \"peer\", \"up\"}]}",
                         control_port_sync, ctx);
     ctl_server_register(srv, "fdb/show", "{\"overlay\"?}", control_fdb_show, ctx);
+    ctl_server_register(srv, "flows/show", "{\"overlay\"?}", control_flows_show, ctx);
     log_debug(MOD, "control commands registered");
 }

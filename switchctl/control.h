@@ -1,5 +1,6 @@
 /* evio-switchctl's control-socket commands (bridge/status, port/add,
- * port/remove, fdb/show), documented in doc/switchctl-control.md. */
+ * port/remove, port/sync, fdb/show, flows/show) and its event
+ * (shortcut/hint), documented in doc/switchctl-control.md. */
 #ifndef SWITCHCTL_CONTROL_H
 #define SWITCHCTL_CONTROL_H
 
@@ -14,6 +15,7 @@ struct control_ctx {
     struct l2switch **switches;     /* one per overlay */
     size_t n_switches;
     unsigned long bad_requests;     /* rejected arguments */
+    struct ctl_server *srv;         /* for events; set by control_register */
 };
 
 /* Registers the commands on SRV; CTX must outlive it. */

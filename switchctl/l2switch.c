@@ -23,6 +23,15 @@
 #define L2SWITCH_EXPIRE_MS   10000
 #define L2SWITCH_NETIF_FAST_MS 500      /* until the internal port is set up */
 #define L2SWITCH_NETIF_SLOW_MS 5000     /* then: catches ovs-vswitchd recreating it */
+#define L2SWITCH_POLL_MS       2000     /* flow counters: shortcuts, flows/show */
+#define L2SWITCH_MAX_HINTS     16       /* shortcut hints per poll */
+/* Local MACs are announced to every node after each change of our links,
+ * again 3 and 10 s later (a flood reaches every node only once the ring
+ * has closed, which takes the overlay a few seconds after a change), and
+ * then every 60 s. */
+static const int l2switch_announce_after_ms[] = { 0, 3000, 10000 };
+#define L2SWITCH_ANNOUNCE_MS   60000
+#define L2SWITCH_PORT_CONTROLLER 0xfffdu /* OpenFlow CONTROLLER: frames we make */
 
 struct l2switch {
     char *overlay;
@@ -50,6 +59,25 @@ struct l2switch {
     uint32_t nb_ports[BRIDGE_MAX_PORTS];
     size_t n_nb;
 
+    /* our flows as of the last poll of their counters */
+    struct ofchannel_flow *flows;
+    size_t n_flows;
+    long long flows_ms;             /* when they came; 0: never */
+    long long next_poll_ms;
+    bool restored;                  /* the MAC table was rebuilt from them */
+
+    /* shortcuts: the leaf flows' byte counters at the previous poll */
+    uint32_t threshold_kbps;
+    struct shortcut_sample *prev;
+    size_t n_prev;
+    long long prev_ms;
+    l2switch_hint_fn *hint_cb;
+    void *hint_aux;
+
+    long long next_announce_ms;
+    long long links_changed_ms;     /* when our up links last changed */
+    int announce_step;              /* next of l2switch_announce_after_ms */
+
     long long next_expire_ms;
     long long next_netif_ms;
     bool netif_ok;
@@ -70,6 +98,9 @@ long long l2switch_now_ms(void) { return time_msec(); }
 
 static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame, size_t len);
 static void l2switch_connected(void *aux);
+static void l2switch_flows_in(void *aux, const struct ofchannel_flow *flows, size_t n);
+static void l2switch_announce(struct l2switch *, const uint8_t mac[6]);
+static void l2switch_announce_all(struct l2switch *, long long now);
 
 struct l2switch *l2switch_create(const struct config_overlay *ov, struct bridge_db *db)
 {
@@ -81,6 +112,7 @@ struct l2switch *l2switch_create(const struct config_overlay *ov, struct bridge_
     sw->ip4 = ov->ip4;
     sw->prefix_len = ov->prefix_len;
     sw->mtu = ov->mtu;
+    sw->threshold_kbps = ov->on_demand_threshold_kbps;
     sw->db = db;
     sw->fdb = fdb_create(FDB_DEFAULT_MAX, FDB_DEFAULT_AGING_S);
     const char *target = bridge_db_controller(db, ov->bridge_name);
@@ -94,6 +126,7 @@ struct l2switch *l2switch_create(const struct config_overlay *ov, struct bridge_
         l2switch_destroy(sw);
         return NULL;
     }
+    ofchannel_set_flows_cb(sw->ch, l2switch_flows_in);
     sw->db_seqno = 0;
     sw->next_expire_ms = time_msec() + L2SWITCH_EXPIRE_MS;
     return sw;
@@ -105,6 +138,8 @@ void l2switch_destroy(struct l2switch *sw)
         return;
     ofchannel_destroy(sw->ch);
     fdb_destroy(sw->fdb);
+    free(sw->flows);
+    free(sw->prev);
     free(sw->overlay);
     free(sw->bridge);
     free(sw);
@@ -122,6 +157,20 @@ void l2switch_channel_stats(const struct l2switch *sw, unsigned long *rx_msgs,
     *rx_msgs = s->rx_msgs;
     *bad_msgs = s->bad_msgs;
     *tx_dropped = s->tx_dropped;
+}
+
+void l2switch_set_hint_cb(struct l2switch *sw, l2switch_hint_fn *cb, void *aux)
+{
+    sw->hint_cb = cb;
+    sw->hint_aux = aux;
+}
+
+const struct ofchannel_flow *l2switch_flows(const struct l2switch *sw, size_t *n,
+                                            long long *age_ms)
+{
+    *n = sw->n_flows;
+    *age_ms = sw->flows_ms ? time_msec() - sw->flows_ms : -1;
+    return sw->flows;
 }
 
 const struct bridge_port *l2switch_ports(const struct l2switch *sw, size_t *n)
@@ -155,24 +204,89 @@ static void l2switch_update_neighbours(struct l2switch *sw)
     }
 }
 
-void l2switch_set_links(struct l2switch *sw, const struct nodeid *self,
-                        const struct l2switch_link *links, size_t n)
-{
-    if (n > BRIDGE_MAX_PORTS)
-        n = BRIDGE_MAX_PORTS;
-    sw->self = *self;
-    sw->have_self = true;
-    memcpy(sw->links, links, n * sizeof *links);
-    sw->n_links = n;
-    l2switch_update_neighbours(sw);
-}
-
 static uint32_t l2switch_port_of_peer(const struct l2switch *sw, const struct nodeid *peer)
 {
     for (size_t i = 0; i < sw->n_nb; i++)
         if (!nodeid_cmp(&sw->nb_peers[i], peer))
             return sw->nb_ports[i];
     return 0;
+}
+
+/* The port of the up link to the node PEER (hex; "" = this one), or 0. */
+static uint32_t l2switch_direct_port(const struct l2switch *sw, const char *peer)
+{
+    struct nodeid id;
+    return peer && peer[0] && nodeid_parse(peer, &id) ? l2switch_port_of_peer(sw, &id) : 0;
+}
+
+/* After the up links changed: MACs behind a node that now has a link of
+ * its own move onto it (and their flows go, to be made again on the next
+ * frame), and what pointed at a link that went down is forgotten, so the
+ * next frame floods over the links that remain. */
+static void l2switch_reroute(struct l2switch *sw, const uint32_t *old_ports, size_t n_old)
+{
+    for (size_t i = 0; i < n_old; i++) {
+        bool still = false;
+        for (size_t k = 0; k < sw->n_nb && !still; k++)
+            still = sw->nb_ports[k] == old_ports[i];
+        if (still)
+            continue;
+        size_t n = fdb_flush_port(sw->fdb, old_ports[i]);
+        ofchannel_delete_port(sw->ch, old_ports[i]);
+        log_info(MOD, "%s: link on ofport %u down: forgot %zu MACs and deleted its flows",
+                 sw->bridge, old_ports[i], n);
+    }
+
+    long long now = time_msec();
+    static uint8_t macs[FDB_DEFAULT_MAX][6];
+    size_t n_move = 0, pos = 0;
+    const struct fdb_entry *e;
+    while ((e = fdb_next(sw->fdb, &pos)) && n_move < FDB_DEFAULT_MAX) {
+        uint32_t direct = l2switch_direct_port(sw, e->peer);
+        if (direct && direct != e->port)
+            memcpy(macs[n_move++], e->mac, 6);
+    }
+    for (size_t i = 0; i < n_move; i++) {
+        const struct fdb_entry *m = fdb_lookup(sw->fdb, macs[i], now);
+        if (!m)
+            continue;
+        char peer[FDB_PEER_LEN + 1];
+        snprintf(peer, sizeof peer, "%s", m->peer);
+        uint32_t direct = l2switch_direct_port(sw, peer);
+        fdb_learn(sw->fdb, macs[i], direct, peer, m->last_seen_ms);
+        ofchannel_delete_mac(sw->ch, macs[i]);
+        sw->stats.moved_to_link++;
+    }
+    if (n_move)
+        log_info(MOD, "%s: %zu MACs moved onto direct links", sw->bridge, n_move);
+}
+
+void l2switch_set_links(struct l2switch *sw, const struct nodeid *self,
+                        const struct l2switch_link *links, size_t n)
+{
+    if (n > BRIDGE_MAX_PORTS)
+        n = BRIDGE_MAX_PORTS;
+    uint32_t old[BRIDGE_MAX_PORTS];
+    size_t n_old = sw->n_nb;
+    memcpy(old, sw->nb_ports, n_old * sizeof *old);
+    sw->self = *self;
+    sw->have_self = true;
+    memcpy(sw->links, links, n * sizeof *links);
+    sw->n_links = n;
+    l2switch_update_neighbours(sw);
+    l2switch_reroute(sw, old, n_old);
+    bool changed = n_old != sw->n_nb;
+    for (size_t i = 0; i < sw->n_nb && !changed; i++) {
+        bool known = false;
+        for (size_t k = 0; k < n_old && !known; k++)
+            known = old[k] == sw->nb_ports[i];
+        changed = !known;
+    }
+    if (changed) {                      /* tell every node our MACs, on the new graph */
+        sw->links_changed_ms = time_msec();
+        sw->announce_step = 0;
+        sw->next_announce_ms = sw->links_changed_ms;
+    }
 }
 
 const char *l2switch_port_name(const struct l2switch *sw, uint32_t ofport)
@@ -261,6 +375,23 @@ void l2switch_run(struct l2switch *sw)
     l2switch_netif(sw);
     ofchannel_run(sw->ch);
     long long now = time_msec();
+    /* the first poll waits for the port list: restoring the MAC table
+     * needs to know which port leads to which peer */
+    if (now >= sw->next_poll_ms && ofchannel_is_connected(sw->ch) && sw->n_ports) {
+        int err = ofchannel_request_flows(sw->ch);
+        if (err && err != EBUSY)
+            log_debug(MOD, "%s: flow counters not polled: %s", sw->bridge, strerror(err));
+        sw->next_poll_ms = now + L2SWITCH_POLL_MS;
+    }
+    if (now >= sw->next_announce_ms && ofchannel_is_connected(sw->ch) && sw->have_self) {
+        l2switch_announce_all(sw, now);
+        size_t steps = sizeof l2switch_announce_after_ms / sizeof l2switch_announce_after_ms[0];
+        if (sw->announce_step < (int)steps)
+            sw->announce_step++;
+        sw->next_announce_ms = sw->announce_step < (int)steps
+            ? sw->links_changed_ms + l2switch_announce_after_ms[sw->announce_step]
+            : now + L2SWITCH_ANNOUNCE_MS;
+    }
     if (now >= sw->next_expire_ms) {
         size_t n = fdb_expire(sw->fdb, now);
         if (n)
@@ -269,11 +400,31 @@ void l2switch_run(struct l2switch *sw)
     }
 }
 
+/* Tells every node about every local MAC (a flood each). */
+static void l2switch_announce_all(struct l2switch *sw, long long now)
+{
+    size_t pos = 0, n = 0;
+    const struct fdb_entry *e;
+    while ((e = fdb_next(sw->fdb, &pos))) {
+        if (!e->peer[0] && now - e->last_seen_ms < (long long)fdb_aging_s(sw->fdb) * 1000) {
+            l2switch_announce(sw, e->mac);
+            n++;
+        }
+    }
+    if (n)
+        log_debug(MOD, "%s: announced %zu local MACs", sw->bridge, n);
+}
+
 void l2switch_wait(struct l2switch *sw)
 {
     ofchannel_wait(sw->ch);
     poll_timer_wait_until(sw->next_expire_ms);
     poll_timer_wait_until(sw->next_netif_ms);
+    if (ofchannel_is_connected(sw->ch)) {
+        poll_timer_wait_until(sw->next_poll_ms);
+        if (sw->have_self)
+            poll_timer_wait_until(sw->next_announce_ms);
+    }
 }
 
 static void l2switch_connected(void *aux)
@@ -283,20 +434,48 @@ static void l2switch_connected(void *aux)
              sw->n_ports, fdb_count(sw->fdb));
 }
 
-/* Learns that SRC sits behind IN_PORT, on node PEER ("" = this one). */
+/* Learns that SRC sits behind IN_PORT, on node PEER ("" = this one; NULL:
+ * not known, the frame came as a plain one from a neighbour).
+ *
+ * A remote MAC keeps its port while its node stays the same: frames of one
+ * host may arrive over different paths (the flood tree one way, unicast
+ * along another), each of which leads back to it, and flipping between them
+ * would only delete working flows. It moves when a flood says it now lives
+ * behind another node (a VM that migrated and sent a gratuitous ARP), and
+ * onto a direct link when its node has one. */
 static void l2switch_learn(struct l2switch *sw, const struct bridge_port *in, const uint8_t *src,
                            const char *peer, long long now)
 {
-    enum fdb_learn_result r = fdb_learn(sw->fdb, src, in->ofport, peer, now);
+    const struct fdb_entry *e = fdb_lookup(sw->fdb, src, now);
+    char root[FDB_PEER_LEN + 1];
+    uint32_t port = in->ofport;
+    if (peer && !peer[0]) {
+        root[0] = '\0';                     /* a local host: wherever it is now */
+    } else if (e && e->peer[0] && (!peer || !strcmp(e->peer, peer))) {
+        snprintf(root, sizeof root, "%s", e->peer);
+        port = e->port;
+    } else {
+        /* a plain frame names no node: the neighbour stands in until a
+         * flood (at the latest the MAC's announcement) tells */
+        snprintf(root, sizeof root, "%s", peer ? peer : in->peer);
+    }
+    uint32_t direct = l2switch_direct_port(sw, root);
+    if (direct)
+        port = direct;
+    enum fdb_learn_result r = fdb_learn(sw->fdb, src, port, root, now);
     if (r == FDB_LEARN_NEW) {
         sw->stats.learned++;
+        if (!root[0])
+            l2switch_announce(sw, src);
     } else if (r == FDB_LEARN_MOVED) {
         /* The old flow still points at the previous port. */
         sw->stats.moved++;
         ofchannel_delete_mac(sw->ch, src);
         char m[18];
         fdb_format_mac(src, m);
-        log_info(MOD, "%s: %s moved to %s", sw->bridge, m, in->name);
+        const char *to = l2switch_port_name(sw, port);
+        log_info(MOD, "%s: %s moved to %s (node %.12s)", sw->bridge, m, to ? to : "?",
+                 root[0] ? root : "local");
     }
 }
 
@@ -377,12 +556,36 @@ static void l2switch_flood_in(struct l2switch *sw, const struct bridge_port *in,
     }
     if (d.verdict == BFLOOD_HOPS_EXHAUSTED)
         sw->stats.flood_refused[d.verdict]++;
+    if (h.type == BFLOOD_ANNOUNCE) {
+        d.deliver = false;          /* for switches only */
+        sw->stats.announces_rx++;
+    }
     uint32_t leaves[BRIDGE_MAX_PORTS];
     size_t n_leaves = d.deliver ? l2switch_leaves(sw, in->ofport, leaves) : 0;
     if (n_leaves)
         ofchannel_packet_out(sw->ch, in->ofport, leaves, n_leaves, frame, flen);
     /* FRAME points into the packet-in, apart from the encapsulation buffer */
     l2switch_flood_send(sw, in->ofport, &h.root, h.type, &d, out, frame, flen);
+}
+
+/* Floods an announcement that MAC (a local one) lives behind this node, so
+ * every switch knows the MAC's node even if it only ever saw the MAC's
+ * unicast frames (which do not say where they started). */
+static void l2switch_announce(struct l2switch *sw, const uint8_t mac[6])
+{
+    if (!sw->have_self || !sw->n_nb || !ofchannel_is_connected(sw->ch))
+        return;
+    uint8_t inner[14];
+    memset(inner, 0xff, 6);
+    memcpy(inner + 6, mac, 6);
+    inner[12] = BFLOOD_ANNOUNCE_ETHERTYPE >> 8;
+    inner[13] = BFLOOD_ANNOUNCE_ETHERTYPE & 0xff;
+    static struct bflood_fwd out[BFLOOD_MAX_NEIGHBOURS];
+    struct bflood_decision d;
+    bflood_decide(&sw->self, sw->nb_peers, sw->n_nb, NULL, NULL, out, BFLOOD_MAX_NEIGHBOURS, &d);
+    sw->stats.announces_tx++;
+    l2switch_flood_send(sw, L2SWITCH_PORT_CONTROLLER, &sw->self, BFLOOD_ANNOUNCE, &d, out,
+                        inner, sizeof inner);
 }
 
 static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame, size_t len)
@@ -398,7 +601,7 @@ static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame
         return;
     }
     if (in && len >= 14)
-        l2switch_learn(sw, in, frame + 6, in->peer, now);
+        l2switch_learn(sw, in, frame + 6, in->peer[0] ? NULL : "", now);
 
     const struct fdb_entry *known = len >= 14 ? fdb_lookup(sw->fdb, frame, now) : NULL;
     uint32_t known_port = known ? known->port : 0;
@@ -414,7 +617,10 @@ static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame
         return;
     case FLOOD_UNICAST:
         sw->stats.unicast++;
-        ofchannel_flow_to_mac(sw->ch, frame, d.out[0], L2SWITCH_FLOW_IDLE_S);
+        /* from a leaf: a flow of that port's own, whose counters tell the
+         * local traffic to each far node (shortcuts) */
+        ofchannel_flow_to_mac(sw->ch, in && !in->peer[0] ? in_port : 0, frame, d.out[0],
+                              L2SWITCH_FLOW_IDLE_S);
         break;
     case FLOOD_FLOOD:
         sw->stats.flooded++;
@@ -441,4 +647,108 @@ static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame
     bflood_decide(&sw->self, sw->nb_peers, sw->n_nb, NULL, NULL, out, BFLOOD_MAX_NEIGHBOURS, &bd);
     sw->stats.flood_roots++;
     l2switch_flood_send(sw, in_port, &sw->self, l2switch_flood_type(frame), &bd, out, frame, len);
+}
+
+/* ---- flow counters: restore after a restart, shortcuts ---------------- */
+
+/* After our restart the switch still holds the flows of the previous run:
+ * each names a MAC and its port, so the MAC table starts from them. The
+ * node behind a peer port stands in for the MAC's node until a flood tells
+ * the real one. */
+static void l2switch_restore(struct l2switch *sw, const struct ofchannel_flow *flows, size_t n)
+{
+    long long now = time_msec();
+    size_t restored = 0, unicast = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct ofchannel_flow *f = &flows[i];
+        const struct bridge_port *p = f->has_dl_dst ? l2switch_port(sw, f->out_port) : NULL;
+        unicast += p != NULL;
+        if (!p || fdb_lookup(sw->fdb, f->dl_dst, now))
+            continue;
+        if (fdb_learn(sw->fdb, f->dl_dst, p->ofport, p->peer, now) == FDB_LEARN_NEW)
+            restored++;
+    }
+    sw->stats.restored += restored;
+    if (unicast)
+        log_info(MOD, "%s: took over %zu unicast flows, %zu MACs restored from them",
+                 sw->bridge, unicast, restored);
+}
+
+/* Rates of local traffic per far node since the previous poll -> hints. */
+static void l2switch_shortcuts(struct l2switch *sw, const struct ofchannel_flow *flows, size_t n)
+{
+    long long now = time_msec();
+    struct shortcut_sample *cur = calloc(n ? n : 1, sizeof *cur);
+    struct shortcut_load *loads = calloc(n ? n : 1, sizeof *loads);
+    if (!cur || !loads) {
+        free(cur);
+        free(loads);
+        return;
+    }
+    size_t n_cur = 0, n_loads = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct bridge_port *in = flows[i].in_port ? l2switch_port(sw, flows[i].in_port)
+                                                         : NULL;
+        if (!in || in->peer[0] || !flows[i].has_dl_dst)
+            continue;               /* only what local hosts send */
+        struct shortcut_sample *c = &cur[n_cur++];
+        c->in_port = flows[i].in_port;
+        memcpy(c->dst, flows[i].dl_dst, 6);
+        c->bytes = flows[i].bytes;
+        const struct fdb_entry *e = fdb_lookup(sw->fdb, c->dst, now);
+        struct nodeid peer;
+        if (!e || !e->peer[0] || !nodeid_parse(e->peer, &peer))
+            continue;               /* local, or not known */
+        loads[n_loads++] = (struct shortcut_load){
+            .peer = peer,
+            .bytes = shortcut_delta(sw->prev, sw->n_prev, c),
+            .adjacent = l2switch_port_of_peer(sw, &peer) != 0,
+        };
+    }
+    if (sw->prev_ms && sw->hint_cb) {
+        struct shortcut_hint hints[L2SWITCH_MAX_HINTS];
+        size_t nh = shortcut_decide(loads, n_loads, now - sw->prev_ms, sw->threshold_kbps,
+                                    hints, L2SWITCH_MAX_HINTS);
+        for (size_t i = 0; i < nh; i++) {
+            sw->stats.shortcut_hints++;
+            sw->hint_cb(sw->hint_aux, sw->overlay, &hints[i]);
+        }
+    }
+    shortcut_sort(cur, n_cur);
+    free(sw->prev);
+    free(loads);
+    sw->prev = cur;
+    sw->n_prev = n_cur;
+    sw->prev_ms = now;
+}
+
+static void l2switch_flows_in(void *aux, const struct ofchannel_flow *flows, size_t n)
+{
+    struct l2switch *sw = aux;
+    struct ofchannel_flow *copy = malloc((n ? n : 1) * sizeof *copy);
+    if (copy) {
+        memcpy(copy, flows, n * sizeof *copy);
+        free(sw->flows);
+        sw->flows = copy;
+        sw->n_flows = n;
+        sw->flows_ms = time_msec();
+    }
+    if (!sw->restored) {
+        sw->restored = true;
+        l2switch_restore(sw, flows, n);
+    }
+    /* A MAC that frames still go to is alive: its entry stays (frames that
+     * flows carry never come up here to refresh it). */
+    long long now = time_msec();
+    for (size_t i = 0; i < n; i++) {
+        if (!flows[i].has_dl_dst || flows[i].idle_age < 0
+            || flows[i].idle_age > L2SWITCH_POLL_MS / 1000)
+            continue;
+        const struct fdb_entry *e = fdb_lookup(sw->fdb, flows[i].dl_dst, now);
+        if (e) {
+            struct fdb_entry keep = *e;
+            fdb_learn(sw->fdb, keep.mac, keep.port, keep.peer, now);
+        }
+    }
+    l2switch_shortcuts(sw, flows, n);
 }

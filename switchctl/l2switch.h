@@ -12,6 +12,8 @@
 #include "bridge.h"
 #include "fdb.h"
 #include "flood.h"
+#include "ofchannel.h"
+#include "shortcut.h"
 
 struct config_overlay;
 struct l2switch;
@@ -27,7 +29,16 @@ struct l2switch_stats {
     unsigned long flood_tx;         /* flood copies sent to peers */
     unsigned long flood_bad[BFLOOD_INNER_BFLOOD + 1];   /* by bflood_reason */
     unsigned long flood_refused[BFLOOD_OUTSIDE_INTERVAL + 1];  /* by bflood_verdict */
+    unsigned long moved_to_link;    /* MACs moved onto a new direct link to their node */
+    unsigned long restored;         /* MACs rebuilt from the flows found at start */
+    unsigned long shortcut_hints;   /* hints sent to the agent */
+    unsigned long announces_tx;     /* floods telling our local MACs */
+    unsigned long announces_rx;     /* such floods received */
 };
+
+/* Called for every node whose local traffic asks for (or keeps) a shortcut,
+ * once per poll of the flow counters. */
+typedef void l2switch_hint_fn(void *aux, const char *overlay, const struct shortcut_hint *);
 
 /* One overlay link as the agent reports it (port/sync): its TAP port, the
  * peer node behind it, and whether the link is up. Floods go over up links
@@ -61,6 +72,13 @@ void l2switch_channel_stats(const struct l2switch *, unsigned long *rx_msgs,
  * frames, one hop only. */
 void l2switch_set_links(struct l2switch *, const struct nodeid *self,
                         const struct l2switch_link *, size_t n);
+
+void l2switch_set_hint_cb(struct l2switch *, l2switch_hint_fn *, void *aux);
+
+/* Our flows as of the last poll of their counters (every 2 s); *AGE_MS is
+ * how long ago that was, -1 before the first. */
+const struct ofchannel_flow *l2switch_flows(const struct l2switch *, size_t *n,
+                                            long long *age_ms);
 
 /* The port list as last read from the database. */
 const struct bridge_port *l2switch_ports(const struct l2switch *, size_t *n);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-errors.h"
@@ -23,6 +24,7 @@
 #include "openvswitch/rconn.h"
 #include "openvswitch/types.h"
 #include "lib/byte-order.h"
+#include "lib/timeval.h"
 
 #include "evio/log.h"
 
@@ -30,10 +32,13 @@
 
 #define OFCHANNEL_PRIO_MISS       0
 #define OFCHANNEL_PRIO_UNICAST    100
+#define OFCHANNEL_PRIO_FROM_PORT  110   /* unicast from one ingress port */
 #define OFCHANNEL_PRIO_LINK_LOCAL 200
 #define OFCHANNEL_TX_LIMIT        1000  /* queued messages before we drop */
 #define OFCHANNEL_PROBE_S         15
 #define OFCHANNEL_MAX_BACKOFF_S   2     /* local socket: retry fast */
+#define OFCHANNEL_FLOWS_MAX       8192  /* flows kept from one stats reply */
+#define OFCHANNEL_FLOWS_TIMEOUT_MS 10000 /* a stats request unanswered this long is given up */
 
 #define OFCHANNEL_STATES                                                  \
     OFCH_STATE(CONNECTING, "connecting") /* no session, rconn retrying */ \
@@ -60,8 +65,16 @@ struct ofchannel {
     unsigned int conn_seqno;            /* rconn session we set up */
     ofchannel_packet_in_fn *packet_in;
     ofchannel_connected_fn *connected;
+    ofchannel_flows_fn *flows_cb;
     void *aux;
     struct ofchannel_stats stats;
+
+    /* the flow stats request in flight, and the reply parts so far */
+    bool flows_pending;
+    ovs_be32 flows_xid;
+    long long flows_sent_ms;
+    struct ofchannel_flow *flows;
+    size_t n_flows, flows_cap;
 };
 
 /* lib/flow.h has these but drags in datapath headers we do not need. */
@@ -105,9 +118,12 @@ void ofchannel_destroy(struct ofchannel *ch)
         return;
     rconn_destroy(ch->rconn);
     rconn_packet_counter_destroy(ch->txq);
+    free(ch->flows);
     free(ch->name);
     free(ch);
 }
+
+void ofchannel_set_flows_cb(struct ofchannel *ch, ofchannel_flows_fn *cb) { ch->flows_cb = cb; }
 
 bool ofchannel_is_connected(const struct ofchannel *ch) { return ch->state == OFCH_CONNECTED; }
 const char *ofchannel_state_name(const struct ofchannel *ch) { return ofchannel_state_names[ch->state]; }
@@ -224,6 +240,106 @@ static void ofchannel_handle_packet_in(struct ofchannel *ch, const struct ofp_he
      * ofputil_packet_in_destroy() does not exist in OVS 3.1). */
 }
 
+/* Keeps what we need of one flow from a stats reply. */
+static void ofchannel_keep_flow(struct ofchannel *ch, const struct ofputil_flow_stats *fs)
+{
+    if (ch->n_flows == ch->flows_cap) {
+        if (ch->flows_cap >= OFCHANNEL_FLOWS_MAX)
+            return;
+        size_t cap = ch->flows_cap ? 2 * ch->flows_cap : 64;
+        struct ofchannel_flow *f = realloc(ch->flows, cap * sizeof *f);
+        if (!f)
+            return;
+        ch->flows = f;
+        ch->flows_cap = cap;
+    }
+    struct ofchannel_flow *f = &ch->flows[ch->n_flows++];
+    memset(f, 0, sizeof *f);
+    f->priority = fs->priority;
+    if (fs->match.wc.masks.in_port.ofp_port)
+        f->in_port = ofchannel_port_u32(fs->match.flow.in_port.ofp_port);
+    static const uint8_t exact[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    f->has_dl_dst = !memcmp(fs->match.wc.masks.dl_dst.ea, exact, 6);
+    if (f->has_dl_dst)
+        memcpy(f->dl_dst, fs->match.flow.dl_dst.ea, 6);
+    const struct ofpact *a;
+    OFPACT_FOR_EACH (a, fs->ofpacts, fs->ofpacts_len) {
+        if (a->type == OFPACT_OUTPUT) {
+            f->out_port = ofchannel_port_u32(ofpact_get_OUTPUT(a)->port);
+            break;
+        }
+    }
+    f->packets = fs->packet_count == UINT64_MAX ? 0 : fs->packet_count;
+    f->bytes = fs->byte_count == UINT64_MAX ? 0 : fs->byte_count;
+    f->idle_timeout = fs->idle_timeout;
+    f->idle_age = fs->idle_age;
+    f->duration_s = fs->duration_sec;
+    struct ds text = DS_EMPTY_INITIALIZER;
+    ofputil_flow_stats_format(&text, fs, NULL, NULL, true);
+    snprintf(f->text, sizeof f->text, "%s", ds_cstr(&text));
+    ds_destroy(&text);
+}
+
+static void ofchannel_handle_flow_stats(struct ofchannel *ch, const struct ofp_header *oh)
+{
+    if (!ch->flows_pending || oh->xid != ch->flows_xid)
+        return;                     /* not ours, or given up on */
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    uint64_t stub[1024 / 8];
+    struct ofpbuf acts;
+    ofpbuf_use_stub(&acts, stub, sizeof stub);
+    for (;;) {
+        struct ofputil_flow_stats fs;
+        int r = ofputil_decode_flow_stats_reply(&fs, &b, false, &acts);
+        if (r == EOF)
+            break;
+        if (r) {
+            ch->stats.bad_msgs++;
+            log_warn_rl(&ofchannel_rl, MOD, "%s: bad flow stats reply (%s)", ch->name,
+                        ofperr_get_name(r));
+            break;
+        }
+        if (fs.cookie == htonll(ch->cookie))
+            ofchannel_keep_flow(ch, &fs);
+    }
+    ofpbuf_uninit(&acts);
+    if (ofpmp_more(oh))
+        return;
+    ch->flows_pending = false;
+    if (ch->flows_cb)
+        ch->flows_cb(ch->aux, ch->flows, ch->n_flows);
+    ch->n_flows = 0;
+}
+
+int ofchannel_request_flows(struct ofchannel *ch)
+{
+    if (ch->flows_pending && time_msec() - ch->flows_sent_ms < OFCHANNEL_FLOWS_TIMEOUT_MS)
+        return EBUSY;
+    if (!rconn_is_connected(ch->rconn))
+        return ENOTCONN;
+    struct ofputil_flow_stats_request req = {
+        .aggregate = false,
+        .cookie = htonll(ch->cookie),
+        .cookie_mask = OVS_BE64_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .table_id = 0xff,
+    };
+    match_init_catchall(&req.match);
+    struct ofpbuf *msg = ofputil_encode_flow_stats_request(&req, ofchannel_protocol(ch));
+    if (!msg)
+        return ENOMEM;
+    ovs_be32 xid = ((const struct ofp_header *)msg->data)->xid;
+    int err = ofchannel_send(ch, msg);
+    if (err)
+        return err;
+    ch->flows_pending = true;
+    ch->flows_xid = xid;
+    ch->flows_sent_ms = time_msec();
+    ch->n_flows = 0;
+    return 0;
+}
+
 static void ofchannel_handle(struct ofchannel *ch, const struct ofpbuf *msg)
 {
     const struct ofp_header *oh = msg->data;
@@ -240,6 +356,9 @@ static void ofchannel_handle(struct ofchannel *ch, const struct ofpbuf *msg)
         break;
     case OFPTYPE_PACKET_IN:
         ofchannel_handle_packet_in(ch, oh);
+        break;
+    case OFPTYPE_FLOW_STATS_REPLY:
+        ofchannel_handle_flow_stats(ch, oh);
         break;
     case OFPTYPE_ERROR: {
         enum ofperr e = ofperr_decode_msg(oh, NULL);
@@ -265,6 +384,8 @@ void ofchannel_run(struct ofchannel *ch)
     if (ch->state != OFCH_CONNECTED || seqno != ch->conn_seqno) {
         ch->conn_seqno = seqno;
         ch->stats.connects++;
+        ch->flows_pending = false;      /* a reply from the old session never comes */
+        ch->n_flows = 0;
         ofchannel_setup(ch);
         ofchannel_set_state(ch, OFCH_CONNECTED);
         if (ch->connected)
@@ -317,7 +438,8 @@ int ofchannel_packet_out(struct ofchannel *ch, uint32_t in_port, const uint32_t 
     return err;
 }
 
-int ofchannel_flow_to_mac(struct ofchannel *ch, const uint8_t mac[6], uint32_t port, int idle_s)
+int ofchannel_flow_to_mac(struct ofchannel *ch, uint32_t in_port, const uint8_t mac[6],
+                          uint32_t port, int idle_s)
 {
     uint64_t stub[64 / 8];
     struct ofpbuf acts;
@@ -328,8 +450,11 @@ int ofchannel_flow_to_mac(struct ofchannel *ch, const uint8_t mac[6], uint32_t p
     memcpy(ea.ea, mac, 6);
     match_init_catchall(&match);
     match_set_dl_dst(&match, ea);
-    int err = ofchannel_flow_mod(ch, OFPFC_ADD, OFCHANNEL_PRIO_UNICAST, &match, &acts,
-                                 idle_s, OFPP_ANY);
+    if (in_port)
+        match_set_in_port(&match, ofchannel_port(in_port));
+    int err = ofchannel_flow_mod(ch, OFPFC_ADD,
+                                 in_port ? OFCHANNEL_PRIO_FROM_PORT : OFCHANNEL_PRIO_UNICAST,
+                                 &match, &acts, idle_s, OFPP_ANY);
     ofpbuf_uninit(&acts);
     return err;
 }
@@ -341,8 +466,8 @@ int ofchannel_delete_mac(struct ofchannel *ch, const uint8_t mac[6])
     memcpy(ea.ea, mac, 6);
     match_init_catchall(&match);
     match_set_dl_dst(&match, ea);
-    return ofchannel_flow_mod(ch, OFPFC_DELETE_STRICT, OFCHANNEL_PRIO_UNICAST, &match, NULL,
-                              0, OFPP_ANY);
+    /* non-strict: also the flows that match an ingress port besides */
+    return ofchannel_flow_mod(ch, OFPFC_DELETE, 0, &match, NULL, 0, OFPP_ANY);
 }
 
 int ofchannel_delete_port(struct ofchannel *ch, uint32_t port)

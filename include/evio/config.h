@@ -37,6 +37,8 @@ struct config_overlay {
     int min_successors;         /* 1..16, default 2 */
     int max_long_distance;      /* -1 = floor(log2 N) (default), else 0..64 */
     int max_on_demand;          /* 0..64, default 4 */
+    int on_demand_threshold_kbps;  /* 0..10000000, default 1000; 0 = no shortcuts */
+    int on_demand_idle_s;       /* 1..86400, default 60 */
     int max_concurrent_edges;   /* 1..64, default 8: edges negotiated at once */
     char *static_peers[CONFIG_MAX_STATIC];   /* node IDs, hex */
     int n_static;

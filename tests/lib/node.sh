@@ -4,6 +4,7 @@
 #
 #   node_config I DIR [relay_only=true] [ca_file=PATH] [tls=none]
 #               [successors=N] [long=N]     (the overlay's topology knobs)
+#               [shortcut_kbps=N] [shortcut_idle=S]   (on-demand links)
 #   nodes_up N [key=value...]   internet, servers, and nodes 1..N configured
 #                           alike and started, each in $(node_dir I)
 #   node_dir I              $EVT_TMP/node<I>
@@ -35,6 +36,8 @@ node_config() {
       tls=*) tls=${kv#*=} ;;
       successors=*) topo=$(jq -c --argjson v "${kv#*=}" '. + {min_successors: $v}' <<<"$topo") ;;
       long=*) topo=$(jq -c --argjson v "${kv#*=}" '. + {max_long_distance: $v}' <<<"$topo") ;;
+      shortcut_kbps=*) topo=$(jq -c --argjson v "${kv#*=}" '. + {on_demand_threshold_kbps: $v}' <<<"$topo") ;;
+      shortcut_idle=*) topo=$(jq -c --argjson v "${kv#*=}" '. + {on_demand_idle_s: $v}' <<<"$topo") ;;
       *) fail "node_config: unknown setting $kv" ;;
     esac
   done

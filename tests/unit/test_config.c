@@ -93,6 +93,8 @@ static void test_minimal_defaults(void)
     CHECK(o->min_successors == 2);
     CHECK(o->max_long_distance == -1);
     CHECK(o->max_on_demand == 4);
+    CHECK(o->on_demand_threshold_kbps == 1000);
+    CHECK(o->on_demand_idle_s == 60);
     CHECK(o->max_concurrent_edges == 8);
     CHECK(o->n_static == 0);
     CHECK(config_find_overlay(&cfg, "lab") == o);
@@ -124,7 +126,8 @@ static void test_full(void)
         "'overlays':{"
         "  'lab':{'bridge':{'name':'br-lab','ip':'10.10.0.1/24','mtu':9000},"
         "         'topology':{'min_successors':3,'max_long_distance':5,'max_on_demand':0,"
-        "                     'max_concurrent_edges':64},"
+        "                     'max_concurrent_edges':64,'on_demand_threshold_kbps':0,"
+        "                     'on_demand_idle_s':86400},"
         "         'static_peers':['" PEER_B "']},"
         "  'k8s_2':{'bridge':{'ip':'172.16.5.9/32','mtu':576},"
         "           'topology':{'max_long_distance':'auto','max_on_demand':64}}"
@@ -183,6 +186,8 @@ static void test_full(void)
         CHECK(lab->min_successors == 3);
         CHECK(lab->max_long_distance == 5);
         CHECK(lab->max_on_demand == 0);
+        CHECK(lab->on_demand_threshold_kbps == 0);
+        CHECK(lab->on_demand_idle_s == 86400);
         CHECK(lab->max_concurrent_edges == 64);
         CHECK(lab->n_static == 1);
         CHECK_STR(lab->static_peers[0], PEER_B);
