@@ -12,6 +12,7 @@ pkgs=(
   openvswitch-switch openvswitch-source
   prosody coturn
   iproute2 nftables iputils-ping ethtool tcpdump iperf3 procps psmisc openssl jq lua-sec
+  dnsmasq-base busybox iputils-arping
 )
 missing=()
 for p in "${pkgs[@]}"; do

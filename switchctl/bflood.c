@@ -26,7 +26,7 @@ static uint16_t get_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1])
 static bool type_is_valid(uint8_t t)
 {
     return t == BFLOOD_BROADCAST || t == BFLOOD_MULTICAST || t == BFLOOD_UNKNOWN_UNICAST
-           || t == BFLOOD_ANNOUNCE;
+           || t == BFLOOD_ANNOUNCE || t == BFLOOD_QUERY;
 }
 
 /* Whether an Ethernet frame (LEN >= 14) carries a flood frame, looking

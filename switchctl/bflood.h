@@ -46,6 +46,12 @@ enum bflood_type {
      * EtherType BFLOOD_ANNOUNCE_ETHERTYPE). Receivers learn from it and pass
      * it on like any flood, but never deliver it to their leaf ports. */
     BFLOOD_ANNOUNCE = 4,
+    /* A switch asking where a MAC lives: the inner frame is a bare Ethernet
+     * header (the MAC as destination, the asking switch's flood address as
+     * source, EtherType BFLOOD_ANNOUNCE_ETHERTYPE). The node the MAC is
+     * local to answers with an announcement; nobody learns from a query or
+     * delivers it to a leaf port. */
+    BFLOOD_QUERY = 5,
 };
 /* IEEE Std 802 "Local Experimental EtherType 2": the announcement's inner type */
 #define BFLOOD_ANNOUNCE_ETHERTYPE 0x88B6

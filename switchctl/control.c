@@ -87,7 +87,7 @@ static json_t *control_switch_stats(const struct l2switch *sw)
     for (size_t i = 0; i < sizeof s->flood_refused / sizeof s->flood_refused[0]; i++)
         flood_refused += s->flood_refused[i];
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-                     " s:I, s:I, s:I, s:I, s:I}",
+                     " s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                      "flood_roots", (json_int_t)s->flood_roots,
                      "flood_rx", (json_int_t)s->flood_rx,
                      "flood_tx", (json_int_t)s->flood_tx,
@@ -104,6 +104,8 @@ static json_t *control_switch_stats(const struct l2switch *sw)
                      "shortcut_hints", (json_int_t)s->shortcut_hints,
                      "mac_announces_tx", (json_int_t)s->announces_tx,
                      "mac_announces_rx", (json_int_t)s->announces_rx,
+                     "mac_queries_tx", (json_int_t)s->queries_tx,
+                     "mac_queries_rx", (json_int_t)s->queries_rx,
                      "openflow_bad_msgs", (json_int_t)bad,
                      "openflow_tx_dropped", (json_int_t)txd);
 }

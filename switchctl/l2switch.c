@@ -31,6 +31,8 @@
  * then every 60 s. */
 static const int l2switch_announce_after_ms[] = { 0, 3000, 10000 };
 #define L2SWITCH_ANNOUNCE_MS   60000
+#define L2SWITCH_ASK_GAP_MS    1000     /* per MAC: one query, or one answer, a second */
+#define L2SWITCH_RECENT        32       /* MACs remembered for that */
 #define L2SWITCH_PORT_CONTROLLER 0xfffdu /* OpenFlow CONTROLLER: frames we make */
 
 struct l2switch {
@@ -74,6 +76,10 @@ struct l2switch {
     l2switch_hint_fn *hint_cb;
     void *hint_aux;
 
+    /* MACs recently queried or announced on request, for the rate limit */
+    struct { uint8_t mac[6]; long long ms; } recent[L2SWITCH_RECENT];
+    size_t recent_next;
+
     long long next_announce_ms;
     long long links_changed_ms;     /* when our up links last changed */
     int announce_step;              /* next of l2switch_announce_after_ms */
@@ -100,6 +106,7 @@ static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame
 static void l2switch_connected(void *aux);
 static void l2switch_flows_in(void *aux, const struct ofchannel_flow *flows, size_t n);
 static void l2switch_announce(struct l2switch *, const uint8_t mac[6]);
+static bool l2switch_may_ask(struct l2switch *, const uint8_t mac[6], long long now);
 static void l2switch_announce_all(struct l2switch *, long long now);
 
 struct l2switch *l2switch_create(const struct config_overlay *ov, struct bridge_db *db)
@@ -542,8 +549,14 @@ static void l2switch_flood_in(struct l2switch *sw, const struct bridge_port *in,
         return;
     char root[NODEID_HEX_LEN + 1];
     nodeid_format(&h.root, root);
-    if (!flood_mac_is_multicast(frame + 6))
+    if (h.type == BFLOOD_QUERY) {
+        sw->stats.queries_rx++;
+        const struct fdb_entry *e = fdb_lookup(sw->fdb, frame, now);
+        if (e && !e->peer[0] && l2switch_may_ask(sw, frame, now))
+            l2switch_announce(sw, frame);   /* it is ours: say so */
+    } else if (!flood_mac_is_multicast(frame + 6)) {
         l2switch_learn(sw, in, frame + 6, root, now);
+    }
 
     static struct bflood_fwd out[BFLOOD_MAX_NEIGHBOURS];
     struct bflood_decision d;
@@ -556,16 +569,54 @@ static void l2switch_flood_in(struct l2switch *sw, const struct bridge_port *in,
     }
     if (d.verdict == BFLOOD_HOPS_EXHAUSTED)
         sw->stats.flood_refused[d.verdict]++;
-    if (h.type == BFLOOD_ANNOUNCE) {
+    if (h.type == BFLOOD_ANNOUNCE || h.type == BFLOOD_QUERY)
         d.deliver = false;          /* for switches only */
+    if (h.type == BFLOOD_ANNOUNCE)
         sw->stats.announces_rx++;
-    }
     uint32_t leaves[BRIDGE_MAX_PORTS];
     size_t n_leaves = d.deliver ? l2switch_leaves(sw, in->ofport, leaves) : 0;
     if (n_leaves)
         ofchannel_packet_out(sw->ch, in->ofport, leaves, n_leaves, frame, flen);
     /* FRAME points into the packet-in, apart from the encapsulation buffer */
     l2switch_flood_send(sw, in->ofport, &h.root, h.type, &d, out, frame, flen);
+}
+
+/* The rate limit of queries and of the answers to them: true (and MAC
+ * remembered as done now) unless MAC had one within L2SWITCH_ASK_GAP_MS. */
+static bool l2switch_may_ask(struct l2switch *sw, const uint8_t mac[6], long long now)
+{
+    for (size_t i = 0; i < L2SWITCH_RECENT; i++) {
+        if (!memcmp(sw->recent[i].mac, mac, 6) && sw->recent[i].ms
+            && now - sw->recent[i].ms < L2SWITCH_ASK_GAP_MS)
+            return false;
+    }
+    memcpy(sw->recent[sw->recent_next].mac, mac, 6);
+    sw->recent[sw->recent_next].ms = now;
+    sw->recent_next = (sw->recent_next + 1) % L2SWITCH_RECENT;
+    return true;
+}
+
+/* Asks every node where MAC lives: its own node answers with an
+ * announcement. Sent when a unicast frame for a MAC we do not know comes
+ * from a neighbour: a plain frame from a peer port is never flooded on, so
+ * without an answer its flow would stay dark until the MAC's next
+ * broadcast (after a link went down and took the MAC's entry along). */
+static void l2switch_query(struct l2switch *sw, const uint8_t mac[6], long long now)
+{
+    if (!sw->have_self || !sw->n_nb || !ofchannel_is_connected(sw->ch)
+        || !l2switch_may_ask(sw, mac, now))
+        return;
+    uint8_t inner[14];
+    memcpy(inner, mac, 6);
+    memcpy(inner + 6, l2switch_flood_src, 6);
+    inner[12] = BFLOOD_ANNOUNCE_ETHERTYPE >> 8;
+    inner[13] = BFLOOD_ANNOUNCE_ETHERTYPE & 0xff;
+    static struct bflood_fwd out[BFLOOD_MAX_NEIGHBOURS];
+    struct bflood_decision d;
+    bflood_decide(&sw->self, sw->nb_peers, sw->n_nb, NULL, NULL, out, BFLOOD_MAX_NEIGHBOURS, &d);
+    sw->stats.queries_tx++;
+    l2switch_flood_send(sw, L2SWITCH_PORT_CONTROLLER, &sw->self, BFLOOD_QUERY, &d, out,
+                        inner, sizeof inner);
 }
 
 /* Floods an announcement that MAC (a local one) lives behind this node, so
@@ -628,6 +679,8 @@ static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame
     }
 
     bool from_leaf = in && !in->peer[0];
+    if (d.verdict == FLOOD_FLOOD && in && !from_leaf && !flood_mac_is_multicast(frame))
+        l2switch_query(sw, frame, now);
     if (d.verdict != FLOOD_FLOOD || !from_leaf || !sw->have_self) {
         /* unicast; a frame from a peer outside the flood scheme (leaves only,
          * never re-flooded); or no node ID yet: one hop, as plain frames */

@@ -34,6 +34,8 @@ struct l2switch_stats {
     unsigned long shortcut_hints;   /* hints sent to the agent */
     unsigned long announces_tx;     /* floods telling our local MACs */
     unsigned long announces_rx;     /* such floods received */
+    unsigned long queries_tx;       /* floods asking where a MAC lives */
+    unsigned long queries_rx;
 };
 
 /* Called for every node whose local traffic asks for (or keeps) a shortcut,

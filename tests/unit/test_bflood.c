@@ -214,7 +214,8 @@ static void test_codec_bad_fields(void)
     CHECK(decap_with(pkt, n, 14, 0) == BFLOOD_BAD_VERSION);
     CHECK(decap_with(pkt, n, 14, 2) == BFLOOD_BAD_VERSION);
     CHECK(decap_with(pkt, n, 15, 0) == BFLOOD_BAD_TYPE);
-    CHECK(decap_with(pkt, n, 15, 5) == BFLOOD_BAD_TYPE);
+    CHECK(decap_with(pkt, n, 15, 6) == BFLOOD_BAD_TYPE);
+    CHECK(decap_with(pkt, n, 15, BFLOOD_QUERY) == BFLOOD_OK);
     CHECK(decap_with(pkt, n, 15, BFLOOD_ANNOUNCE) == BFLOOD_OK);
     CHECK(decap_with(pkt, n, 15, BFLOOD_UNKNOWN_UNICAST) == BFLOOD_OK);
     CHECK(decap_with(pkt, n, 16, BFLOOD_MAX_HOPS + 1) == BFLOOD_HOPS_EXCEEDED);
@@ -354,7 +355,7 @@ static void test_codec_mutations(void)
         size_t m = bflood_encap(&g, pkt + BFLOOD_HDR_LEN, got_len, again, sizeof again);
         bad += off != BFLOOD_HDR_LEN || got_len != n - BFLOOD_HDR_LEN || m != n ||
                memcmp(again, pkt, n) || g.hops > BFLOOD_MAX_HOPS ||
-               g.type < BFLOOD_BROADCAST || g.type > BFLOOD_ANNOUNCE;
+               g.type < BFLOOD_BROADCAST || g.type > BFLOOD_QUERY;
 
         struct nodeid self = id_u64(rng_next(&seed), rng_next(&seed));
         struct nodeid from = rng_below(&seed, 4) ? id_u64(rng_next(&seed), rng_next(&seed)) : g.bound;
