@@ -596,6 +596,27 @@ static bool l2switch_may_ask(struct l2switch *sw, const uint8_t mac[6], long lon
     return true;
 }
 
+/* Floods, as root, a switch-to-switch message of TYPE whose inner frame is
+ * a bare Ethernet header DST, SRC, BFLOOD_ANNOUNCE_ETHERTYPE. Returns false
+ * when there is no one to send it to yet. */
+static bool l2switch_flood_bare(struct l2switch *sw, uint8_t type, const uint8_t dst[6],
+                                const uint8_t src[6])
+{
+    if (!sw->have_self || !sw->n_nb || !ofchannel_is_connected(sw->ch))
+        return false;
+    uint8_t inner[14];
+    memcpy(inner, dst, 6);
+    memcpy(inner + 6, src, 6);
+    inner[12] = BFLOOD_ANNOUNCE_ETHERTYPE >> 8;
+    inner[13] = BFLOOD_ANNOUNCE_ETHERTYPE & 0xff;
+    static struct bflood_fwd out[BFLOOD_MAX_NEIGHBOURS];
+    struct bflood_decision d;
+    bflood_decide(&sw->self, sw->nb_peers, sw->n_nb, NULL, NULL, out, BFLOOD_MAX_NEIGHBOURS, &d);
+    l2switch_flood_send(sw, L2SWITCH_PORT_CONTROLLER, &sw->self, type, &d, out, inner,
+                        sizeof inner);
+    return true;
+}
+
 /* Asks every node where MAC lives: its own node answers with an
  * announcement. Sent when a unicast frame for a MAC we do not know comes
  * from a neighbour: a plain frame from a peer port is never flooded on, so
@@ -603,20 +624,9 @@ static bool l2switch_may_ask(struct l2switch *sw, const uint8_t mac[6], long lon
  * broadcast (after a link went down and took the MAC's entry along). */
 static void l2switch_query(struct l2switch *sw, const uint8_t mac[6], long long now)
 {
-    if (!sw->have_self || !sw->n_nb || !ofchannel_is_connected(sw->ch)
-        || !l2switch_may_ask(sw, mac, now))
-        return;
-    uint8_t inner[14];
-    memcpy(inner, mac, 6);
-    memcpy(inner + 6, l2switch_flood_src, 6);
-    inner[12] = BFLOOD_ANNOUNCE_ETHERTYPE >> 8;
-    inner[13] = BFLOOD_ANNOUNCE_ETHERTYPE & 0xff;
-    static struct bflood_fwd out[BFLOOD_MAX_NEIGHBOURS];
-    struct bflood_decision d;
-    bflood_decide(&sw->self, sw->nb_peers, sw->n_nb, NULL, NULL, out, BFLOOD_MAX_NEIGHBOURS, &d);
-    sw->stats.queries_tx++;
-    l2switch_flood_send(sw, L2SWITCH_PORT_CONTROLLER, &sw->self, BFLOOD_QUERY, &d, out,
-                        inner, sizeof inner);
+    if (l2switch_may_ask(sw, mac, now)
+        && l2switch_flood_bare(sw, BFLOOD_QUERY, mac, l2switch_flood_src))
+        sw->stats.queries_tx++;
 }
 
 /* Floods an announcement that MAC (a local one) lives behind this node, so
@@ -624,19 +634,9 @@ static void l2switch_query(struct l2switch *sw, const uint8_t mac[6], long long 
  * unicast frames (which do not say where they started). */
 static void l2switch_announce(struct l2switch *sw, const uint8_t mac[6])
 {
-    if (!sw->have_self || !sw->n_nb || !ofchannel_is_connected(sw->ch))
-        return;
-    uint8_t inner[14];
-    memset(inner, 0xff, 6);
-    memcpy(inner + 6, mac, 6);
-    inner[12] = BFLOOD_ANNOUNCE_ETHERTYPE >> 8;
-    inner[13] = BFLOOD_ANNOUNCE_ETHERTYPE & 0xff;
-    static struct bflood_fwd out[BFLOOD_MAX_NEIGHBOURS];
-    struct bflood_decision d;
-    bflood_decide(&sw->self, sw->nb_peers, sw->n_nb, NULL, NULL, out, BFLOOD_MAX_NEIGHBOURS, &d);
-    sw->stats.announces_tx++;
-    l2switch_flood_send(sw, L2SWITCH_PORT_CONTROLLER, &sw->self, BFLOOD_ANNOUNCE, &d, out,
-                        inner, sizeof inner);
+    static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    if (l2switch_flood_bare(sw, BFLOOD_ANNOUNCE, bcast, mac))
+        sw->stats.announces_tx++;
 }
 
 static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame, size_t len)
