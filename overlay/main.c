@@ -1,6 +1,7 @@
 /* evio, the node agent: command line, configuration, directories; then the
  * agent's loop (agent.c). */
 #include "agent.h"
+#include "evio/cli.h"
 #include "evio/log.h"
 #include "evio/version.h"
 
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 
@@ -33,25 +33,6 @@ static void usage(FILE *f)
 "\n"
 "The control socket is RUN_DIR/evio.sock; see evioctl(1). Configuration:\n"
 "evio.conf(5).\n");
-}
-
-/* Creates DIR and its parents with MODE. Returns 0 or a positive errno. */
-static int mkdir_p(const char *dir, mode_t mode)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return ENAMETOOLONG;
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
-            return errno;
-        *p = '/';
-    }
-    if (mkdir(path, mode) < 0 && errno != EEXIST)
-        return errno;
-    return 0;
 }
 
 /* The helper programs live next to evio unless told otherwise. */
@@ -116,9 +97,9 @@ int main(int argc, char **argv)
     }
     log_set_level("*", cfg.log_level);
 
-    int error = mkdir_p(cfg.state_dir, 0700);
+    int error = cli_mkdir_p(cfg.state_dir, 0700);
     if (!error)
-        error = mkdir_p(cfg.run_dir, 0755);
+        error = cli_mkdir_p(cfg.run_dir, 0755);
     if (error) {
         log_error("agent", "cannot create %s or %s: %s", cfg.state_dir, cfg.run_dir,
                   strerror(error));

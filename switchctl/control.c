@@ -62,6 +62,21 @@ static struct l2switch *control_switch(struct control_ctx *ctx, const char *over
     return NULL;
 }
 
+/* The optional "overlay" argument of the show commands: *ONLY is NULL for
+ * every overlay, else a configured one (an unknown one is an error). */
+static bool control_selection(struct control_ctx *ctx, json_t *args, const char **only,
+                              char **err)
+{
+    return control_args_object(ctx, args, err)
+           && control_string(ctx, args, "overlay", false, only, err)
+           && (!*only || control_switch(ctx, *only, err));
+}
+
+static bool control_selected(const char *only, const struct l2switch *sw)
+{
+    return !only || !strcmp(only, l2switch_overlay(sw));
+}
+
 static json_t *control_port_json(const struct bridge_port *p)
 {
     return json_pack("{s:s, s:i, s:s?, s:b, s:I, s:I, s:I, s:I}",
@@ -114,14 +129,12 @@ static json_t *control_bridge_status(void *aux, json_t *args, struct ctl_conn *c
 {
     struct control_ctx *ctx = aux;
     const char *only;
-    if (!control_args_object(ctx, args, err) || !control_string(ctx, args, "overlay", false, &only, err))
-        return NULL;
-    if (only && !control_switch(ctx, only, err))
+    if (!control_selection(ctx, args, &only, err))
         return NULL;
     json_t *bridges = json_array();
     for (size_t i = 0; i < ctx->n_switches; i++) {
         const struct l2switch *sw = ctx->switches[i];
-        if (only && strcmp(only, l2switch_overlay(sw)))
+        if (!control_selected(only, sw))
             continue;
         const char *dp = bridge_db_datapath_type(ctx->db, l2switch_bridge(sw));
         json_t *ports = json_array();
@@ -268,15 +281,13 @@ static json_t *control_fdb_show(void *aux, json_t *args, struct ctl_conn *conn, 
 {
     struct control_ctx *ctx = aux;
     const char *only;
-    if (!control_args_object(ctx, args, err) || !control_string(ctx, args, "overlay", false, &only, err))
-        return NULL;
-    if (only && !control_switch(ctx, only, err))
+    if (!control_selection(ctx, args, &only, err))
         return NULL;
     long long now = l2switch_now_ms();
     json_t *entries = json_array();
     for (size_t i = 0; i < ctx->n_switches; i++) {
         struct l2switch *sw = ctx->switches[i];
-        if (only && strcmp(only, l2switch_overlay(sw)))
+        if (!control_selected(only, sw))
             continue;
         const struct fdb *f = l2switch_fdb(sw);
         size_t pos = 0;
@@ -300,14 +311,12 @@ static json_t *control_flows_show(void *aux, json_t *args, struct ctl_conn *conn
 {
     struct control_ctx *ctx = aux;
     const char *only;
-    if (!control_args_object(ctx, args, err) || !control_string(ctx, args, "overlay", false, &only, err))
-        return NULL;
-    if (only && !control_switch(ctx, only, err))
+    if (!control_selection(ctx, args, &only, err))
         return NULL;
     json_t *out = json_array();
     for (size_t i = 0; i < ctx->n_switches; i++) {
         struct l2switch *sw = ctx->switches[i];
-        if (only && strcmp(only, l2switch_overlay(sw)))
+        if (!control_selected(only, sw))
             continue;
         size_t n;
         long long age;

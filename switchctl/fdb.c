@@ -185,6 +185,15 @@ const struct fdb_entry *fdb_lookup(const struct fdb *f, const uint8_t mac[6], lo
     return &f->slots[idx].e;
 }
 
+bool fdb_set_port(struct fdb *f, const uint8_t mac[6], uint32_t port)
+{
+    int idx = fdb_find(f, mac, NULL);
+    if (idx < 0)
+        return false;
+    f->slots[idx].e.port = port;        /* not part of the key: nothing moves */
+    return true;
+}
+
 bool fdb_forget(struct fdb *f, const uint8_t mac[6])
 {
     int idx = fdb_find(f, mac, NULL);

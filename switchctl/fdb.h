@@ -46,6 +46,9 @@ const struct fdb_entry *fdb_lookup(const struct fdb *, const uint8_t mac[6],
                                    long long now_ms);
 
 bool fdb_forget(struct fdb *, const uint8_t mac[6]);
+/* Points the entry for MAC at PORT, keeping its peer and age; false when
+ * MAC is not in the table. Safe during a walk with fdb_next(). */
+bool fdb_set_port(struct fdb *, const uint8_t mac[6], uint32_t port);
 /* Each returns how many entries were removed. */
 size_t fdb_expire(struct fdb *, long long now_ms);
 size_t fdb_flush_port(struct fdb *, uint32_t port);

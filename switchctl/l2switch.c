@@ -107,7 +107,7 @@ static void l2switch_connected(void *aux);
 static void l2switch_flows_in(void *aux, const struct ofchannel_flow *flows, size_t n);
 static void l2switch_announce(struct l2switch *, const uint8_t mac[6]);
 static bool l2switch_may_ask(struct l2switch *, const uint8_t mac[6], long long now);
-static void l2switch_announce_all(struct l2switch *, long long now);
+static void l2switch_announce_all(struct l2switch *);
 
 struct l2switch *l2switch_create(const struct config_overlay *ov, struct bridge_db *db)
 {
@@ -226,6 +226,16 @@ static uint32_t l2switch_direct_port(const struct l2switch *sw, const char *peer
     return peer && peer[0] && nodeid_parse(peer, &id) ? l2switch_port_of_peer(sw, &id) : 0;
 }
 
+/* Forgets the MACs learnt on OFPORT and deletes our flows that output to
+ * it (the port is gone, or its link is down: WHY says which). */
+static void l2switch_forget_port(struct l2switch *sw, uint32_t ofport, const char *why)
+{
+    size_t n = fdb_flush_port(sw->fdb, ofport);
+    int err = ofchannel_delete_port(sw->ch, ofport);
+    log_info(MOD, "%s: ofport %u (%s): forgot %zu MACs, %s", sw->bridge, ofport, why, n,
+             err ? "flows not deleted (OpenFlow down)" : "deleted its flows");
+}
+
 /* After the up links changed: MACs behind a node that now has a link of
  * its own move onto it (and their flows go, to be made again on the next
  * frame), and what pointed at a link that went down is forgotten, so the
@@ -236,34 +246,21 @@ static void l2switch_reroute(struct l2switch *sw, const uint32_t *old_ports, siz
         bool still = false;
         for (size_t k = 0; k < sw->n_nb && !still; k++)
             still = sw->nb_ports[k] == old_ports[i];
-        if (still)
-            continue;
-        size_t n = fdb_flush_port(sw->fdb, old_ports[i]);
-        ofchannel_delete_port(sw->ch, old_ports[i]);
-        log_info(MOD, "%s: link on ofport %u down: forgot %zu MACs and deleted its flows",
-                 sw->bridge, old_ports[i], n);
+        if (!still)
+            l2switch_forget_port(sw, old_ports[i], "link down");
     }
 
-    long long now = time_msec();
-    static uint8_t macs[FDB_DEFAULT_MAX][6];
     size_t n_move = 0, pos = 0;
     const struct fdb_entry *e;
-    while ((e = fdb_next(sw->fdb, &pos)) && n_move < FDB_DEFAULT_MAX) {
+    while ((e = fdb_next(sw->fdb, &pos))) {
         uint32_t direct = l2switch_direct_port(sw, e->peer);
-        if (direct && direct != e->port)
-            memcpy(macs[n_move++], e->mac, 6);
+        if (direct && direct != e->port) {
+            fdb_set_port(sw->fdb, e->mac, direct);
+            ofchannel_delete_mac(sw->ch, e->mac);
+            n_move++;
+        }
     }
-    for (size_t i = 0; i < n_move; i++) {
-        const struct fdb_entry *m = fdb_lookup(sw->fdb, macs[i], now);
-        if (!m)
-            continue;
-        char peer[FDB_PEER_LEN + 1];
-        snprintf(peer, sizeof peer, "%s", m->peer);
-        uint32_t direct = l2switch_direct_port(sw, peer);
-        fdb_learn(sw->fdb, macs[i], direct, peer, m->last_seen_ms);
-        ofchannel_delete_mac(sw->ch, macs[i]);
-        sw->stats.moved_to_link++;
-    }
+    sw->stats.moved_to_link += n_move;
     if (n_move)
         log_info(MOD, "%s: %zu MACs moved onto direct links", sw->bridge, n_move);
 }
@@ -313,16 +310,9 @@ const struct fdb *l2switch_fdb(struct l2switch *sw)
 static void l2switch_ports_gone(struct l2switch *sw, const struct bridge_port *old, size_t n_old)
 {
     for (size_t i = 0; i < n_old; i++) {
-        if (!old[i].ofport)
-            continue;
-        const struct bridge_port *now = l2switch_port(sw, old[i].ofport);
-        if (now && !strcmp(now->name, old[i].name))
-            continue;
-        size_t n = fdb_flush_port(sw->fdb, old[i].ofport);
-        int err = ofchannel_delete_port(sw->ch, old[i].ofport);
-        log_info(MOD, "%s: port %s (ofport %u) gone: forgot %zu MACs, %s", sw->bridge,
-                 old[i].name, old[i].ofport, n,
-                 err ? "flows not deleted (OpenFlow down)" : "deleted its flows");
+        const struct bridge_port *now = old[i].ofport ? l2switch_port(sw, old[i].ofport) : NULL;
+        if (old[i].ofport && !(now && !strcmp(now->name, old[i].name)))
+            l2switch_forget_port(sw, old[i].ofport, old[i].name);
     }
 }
 
@@ -391,7 +381,7 @@ void l2switch_run(struct l2switch *sw)
         sw->next_poll_ms = now + L2SWITCH_POLL_MS;
     }
     if (now >= sw->next_announce_ms && ofchannel_is_connected(sw->ch) && sw->have_self) {
-        l2switch_announce_all(sw, now);
+        l2switch_announce_all(sw);
         size_t steps = sizeof l2switch_announce_after_ms / sizeof l2switch_announce_after_ms[0];
         if (sw->announce_step < (int)steps)
             sw->announce_step++;
@@ -408,12 +398,13 @@ void l2switch_run(struct l2switch *sw)
 }
 
 /* Tells every node about every local MAC (a flood each). */
-static void l2switch_announce_all(struct l2switch *sw, long long now)
+static void l2switch_announce_all(struct l2switch *sw)
 {
+    const struct fdb *f = l2switch_fdb(sw);        /* without the aged entries */
     size_t pos = 0, n = 0;
     const struct fdb_entry *e;
-    while ((e = fdb_next(sw->fdb, &pos))) {
-        if (!e->peer[0] && now - e->last_seen_ms < (long long)fdb_aging_s(sw->fdb) * 1000) {
+    while ((e = fdb_next(f, &pos))) {
+        if (!e->peer[0]) {
             l2switch_announce(sw, e->mac);
             n++;
         }

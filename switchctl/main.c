@@ -4,20 +4,19 @@
 #include <config.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/util.h"
 #include "openvswitch/vlog.h"
 
+#include "evio/cli.h"
 #include "evio/config.h"
 #include "evio/version.h"
 #include "evio/ctl.h"
@@ -55,36 +54,12 @@ static int main_signalfd(void)
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-static int main_mkdir(const char *dir)
-{
-    if (mkdir(dir, 0755) && errno != EEXIST)
-        return errno;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *config_path = CONFIG_DEFAULT_PATH;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("evio-switchctl %s\n", EVIO_VERSION); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "evio-switchctl: unexpected argument \"%s\"\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
+    int done = cli_daemon_args(argc, argv, "evio-switchctl", usage, &config_path);
+    if (done >= 0)
+        return done;
 
     /* Before any thread exists, so every thread inherits the mask. */
     int sigfd = main_signalfd();
@@ -139,7 +114,7 @@ int main(int argc, char **argv)
     char sock[4096];
     snprintf(sock, sizeof sock, "%s/switchctl.sock", cfg.run_dir);
     struct ctl_server *srv = NULL;
-    int e = main_mkdir(cfg.run_dir);
+    int e = cli_mkdir_p(cfg.run_dir, 0755);
     if (!e)
         e = ctl_server_open(sock, &srv);
     if (e) {

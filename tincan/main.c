@@ -2,12 +2,10 @@
  * the control socket, every link's TAP, ICE agent, DTLS session and timers;
  * the node agent (evio) drives it over <run_dir>/tincan.sock. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <glib-unix.h>
 #include <glib.h>
@@ -16,6 +14,7 @@
 #include "control.h"
 #include "evio/version.h"
 #include "dtls.h"
+#include "evio/cli.h"
 #include "evio/config.h"
 #include "evio/ctl.h"
 #include "evio/log.h"
@@ -33,25 +32,6 @@ static void main_usage(FILE *f)
             "  -c, --config FILE   configuration file (default " CONFIG_DEFAULT_PATH ")\n"
             "  -h, --help          show this help and exit\n"
             "  -V, --version       show the version and exit\n");
-}
-
-/* mkdir -p with MODE for the components that are missing. */
-static int main_mkdirs(const char *path, mode_t mode)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return ENAMETOOLONG;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-            return errno;
-        *p = '/';
-    }
-    if (mkdir(buf, mode) < 0 && errno != EEXIST)
-        return errno;
-    return 0;
 }
 
 static gboolean main_on_ctl(gint fd, GIOCondition cond, gpointer data)
@@ -78,27 +58,10 @@ static void main_drain(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *config_path = CONFIG_DEFAULT_PATH;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'h': main_usage(stdout); return 0;
-        case 'V': printf("evio-tincan %s\n", EVIO_VERSION); return 0;
-        default: main_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "evio-tincan: unexpected argument \"%s\"\n", argv[optind]);
-        main_usage(stderr);
-        return 2;
-    }
+    int done = cli_daemon_args(argc, argv, "evio-tincan", main_usage, &config_path);
+    if (done >= 0)
+        return done;
 
     log_init("evio-tincan");
     struct config cfg;
@@ -130,7 +93,7 @@ int main(int argc, char **argv)
         log_error(MAIN_MOD, "%s", err ? err : "cannot set up DTLS");
         goto out;
     }
-    int e = main_mkdirs(cfg.run_dir, 0755);
+    int e = cli_mkdir_p(cfg.run_dir, 0755);
     if (e) {
         log_error(MAIN_MOD, "%s: %s", cfg.run_dir, strerror(e));
         goto out;

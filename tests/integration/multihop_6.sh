@@ -84,13 +84,9 @@ for i in $all; do
 done
 # round-trip time by overlay hop count (informational): node1 to each node,
 # hops = ring distance either way
-ids=$(jq -r 'map(.node_id) | sort | .[]' <<<"$j")
-me=$(jq -r '.[0].node_id' <<<"$j")
-pos1=$(grep -n "^$me$" <<<"$ids" | cut -d: -f1)
+topo_geometry "$j"
 for k in $(seq 2 $N); do
-  id=$(jq -r ".[$((k - 1))].node_id" <<<"$j")
-  p=$(grep -n "^$id$" <<<"$ids" | cut -d: -f1)
-  d=$(( (p - pos1 + N) % N )); [ $((N - d)) -lt "$d" ] && d=$((N - d))
+  d=$(topo_dist 1 "$k")
   rtt=$(ns node1 ping -c 20 -i 0.05 -W 1 "10.250.0.$k" | awk -F'time=' '/time=/ {split($2, a, " "); print a[1]}' \
         | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
   log "node1 -> node$k: $d overlay hop(s), median RTT $rtt ms"

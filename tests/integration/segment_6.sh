@@ -43,22 +43,11 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 vsctl() { local i=$1; shift; ns "node$i" ovs-vsctl --timeout=10 --db=unix:"$(node_dir "$i")/ovs/db.sock" "$@"; }
 swctl() { evctl "$(node_dir "$1")/run/switchctl.sock" --json "${@:2}"; }
 
-# Ring geometry from the node IDs: ID[i], POS[i] (place in ID order), RING[p].
-declare -A ID POS RING
-for i in $all; do ID[$i]=$(jq -r ".[$((i - 1))].node_id" <<<"$j"); done
-p=0
-for id in $(jq -r 'map(.node_id) | sort | .[]' <<<"$j"); do
-  for i in $all; do [ "${ID[$i]}" = "$id" ] && { POS[$i]=$p; RING[$p]=$i; }; done
-  p=$((p + 1))
-done
-# dist I K: overlay hops between nodes I and K on the bare ring
-dist() { local d=$(( (${POS[$2]} - ${POS[$1]} + N) % N )); [ $((N - d)) -lt $d ] && d=$((N - d)); echo $d; }
-# ring_at I STEPS: the node STEPS places clockwise (negative: counter-clockwise) from I
-ring_at() { echo "${RING[$(( ((${POS[$1]} + $2) % N + N) % N ))]}"; }
+topo_geometry "$j"
 FAR=
-for i in $all; do [ "$(dist 1 "$i")" = 3 ] && FAR=$i; done
+for i in $all; do [ "$(topo_dist 1 "$i")" = 3 ] && FAR=$i; done
 [ -n "$FAR" ] || fail "no node 3 hops from node1"
-log "ring order: $(for p in $(seq 0 $((N - 1))); do printf 'node%s ' "${RING[$p]}"; done); node1 <-> node$FAR: 3 hops"
+log "ring order: $(for p in $(seq 0 $((N - 1))); do printf 'node%s ' "${TOPO_RING[$p]}"; done); node1 <-> node$FAR: 3 hops"
 
 # _leaf_listed I PORT: node I's switch has PORT with an OpenFlow port number
 _leaf_listed() {
@@ -218,7 +207,7 @@ MV_MAC=02:00:00:00:aa:01 MV_IP=10.250.0.200 PINGER=5
 MV_TO= best=-1
 for i in $all; do
   case $i in 2|$PINGER) continue ;; esac
-  d=$(dist 2 "$i")
+  d=$(topo_dist 2 "$i")
   [ "$d" -gt "$best" ] && { best=$d; MV_TO=$i; }
 done
 ns_add mv
@@ -257,8 +246,8 @@ log "   node$PINGER reaches mv on node$MV_TO $MOVE_MS ms after its first gratuit
 # one the bytes take (a-b or d-c) is cut with nftables at both of its ends.
 
 A=1 B=$FAR
-P1=$(ring_at $A 1) P2=$(ring_at $A 2) Q1=$(ring_at $A -1) Q2=$(ring_at $A -2)
-[ "$(ring_at $A 3)" = "$B" ] || fail "ring geometry: node$B is not 3 places from node$A"
+P1=$(topo_ring_at $A 1) P2=$(topo_ring_at $A 2) Q1=$(topo_ring_at $A -1) Q2=$(topo_ring_at $A -2)
+[ "$(topo_ring_at $A 3)" = "$B" ] || fail "ring geometry: node$B is not 3 places from node$A"
 
 TCP_RX='
 import hashlib, os, socket, sys, time
@@ -338,7 +327,7 @@ transfer_check() {
 # link_field X Y FIELD: FIELD of node X's link to node Y
 link_field() {
   node_status "$1" "$(node_dir "$1")" \
-    | jq -r --arg p "${ID[$2]}" --arg f "$3" '.overlays[0].links[] | select(.peer == $p) | .[$f] // empty'
+    | jq -r --arg p "${TOPO_ID[$2]}" --arg f "$3" '.overlays[0].links[] | select(.peer == $p) | .[$f] // empty'
 }
 link_tx() { local v; v=$(link_field "$1" "$2" tx_bytes); echo "${v:-0}"; }
 

@@ -28,22 +28,13 @@ TOPO_K=0 topo_wait 120 $all
 j=$(topo_collect $all)
 topo_summary "$j" | sed 's/^/    /'
 
-id_of() { jq -r ".[$(($1 - 1))].node_id" <<<"$j"; }
 sw_sock() { echo "$(node_dir "$1")/run/switchctl.sock"; }
 ctl1() { "$EVT_BUILD/evioctl" --run-dir "$(node_dir 1)/run" "$@"; }
 
-# the node opposite node1 on the ring, and one in the middle of a path to it
-ids=$(jq -r 'map(.node_id) | sort | .[]' <<<"$j")
-pos() { grep -n "^$1$" <<<"$ids" | cut -d: -f1; }
-p1=$(pos "$(id_of 1)")
-far= mid=
-for k in $(seq 2 $N); do
-  d=$(( ($(pos "$(id_of "$k")") - p1 + N) % N ))
-  [ "$d" = 3 ] && far=$k
-  [ "$d" = 1 ] && mid=$k
-done
-[ -n "$far" ] && [ -n "$mid" ] || fail "cannot find the nodes 1 and 3 hops from node1"
-far_id=$(id_of "$far") ip_far=10.250.0.$far
+# the node opposite node1 on the ring, and the one after node1 on a path to it
+topo_geometry "$j"
+far=$(topo_ring_at 1 3) mid=$(topo_ring_at 1 1)
+far_id=${TOPO_ID[$far]} ip_far=10.250.0.$far
 log "node1 -> node$far is 3 hops (via node$mid)"
 
 # both ways, so each end floods an ARP request and every switch learns
@@ -65,7 +56,7 @@ ports=$(ctl1 ports)
 echo "$ports" | sed 's/^/    /'
 [ "$(grep -Ec '^  [^ ]+ +[0-9]+  [0-9a-f]{32} ' <<<"$ports")" = 2 ] \
   || fail "evioctl ports: expected node1's two links, each with the node behind it"
-grep -q "$(id_of "$mid")" <<<"$ports" || fail "evioctl ports: node$mid not behind any port"
+grep -q "${TOPO_ID[$mid]}" <<<"$ports" || fail "evioctl ports: node$mid not behind any port"
 ctl1 fdb --json | jq -e '.entries | length > 0' >/dev/null || fail "evioctl fdb --json: no entries"
 
 # ---- shortcut ------------------------------------------------------------

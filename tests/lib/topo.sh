@@ -6,6 +6,7 @@
 #                         line; nothing when it is
 #   topo_wait SECONDS I...   until node I... are converged
 #   topo_summary JSON     one line per node: successors, long-distance, incoming
+#   topo_geometry JSON    ring places of nodes 1..N, for topo_dist / topo_ring_at
 #
 # Node I's files are in $(node_dir I) (node.sh).
 
@@ -79,3 +80,30 @@ topo_wait() {
 topo_summary() {
   jq -r '.[] | "\(.node_id[0:8])  successors \([.planned[] | select(.type == "successor") | .peer[0:8]] | join(","))  long-distance \([.planned[] | select(.type == "long_distance") | .peer[0:8]] | join(","))  incoming \([.edges[] | select(.type == "incoming" and .state == "connected") | .peer[0:8]] | join(","))"' <<<"$1"
 }
+
+# topo_geometry JSON: the ring of topo_collect's answer for nodes 1..N (node
+# I at index I-1): TOPO_N, TOPO_ID[I], TOPO_POS[I] (its place in ID order)
+# and TOPO_RING[P] (the node at place P). Then:
+#   topo_dist I K        ring distance between nodes I and K, either way
+#   topo_ring_at I STEPS the node STEPS places clockwise from I (negative:
+#                        counter-clockwise)
+declare -A TOPO_ID TOPO_POS TOPO_RING
+TOPO_N=0
+topo_geometry() {
+  local j=$1 i id p=0
+  TOPO_N=$(jq length <<<"$j")
+  TOPO_ID=() TOPO_POS=() TOPO_RING=()
+  for i in $(seq 1 "$TOPO_N"); do TOPO_ID[$i]=$(jq -r ".[$((i - 1))].node_id" <<<"$j"); done
+  for id in $(jq -r 'map(.node_id) | sort | .[]' <<<"$j"); do
+    for i in $(seq 1 "$TOPO_N"); do
+      [ "${TOPO_ID[$i]}" = "$id" ] && { TOPO_POS[$i]=$p; TOPO_RING[$p]=$i; }
+    done
+    p=$((p + 1))
+  done
+}
+topo_dist() {
+  local d=$(( (${TOPO_POS[$2]} - ${TOPO_POS[$1]} + TOPO_N) % TOPO_N ))
+  [ $((TOPO_N - d)) -lt "$d" ] && d=$((TOPO_N - d))
+  echo "$d"
+}
+topo_ring_at() { echo "${TOPO_RING[$(( ((${TOPO_POS[$1]} + $2) % TOPO_N + TOPO_N) % TOPO_N ))]}"; }

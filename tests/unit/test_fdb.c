@@ -38,6 +38,35 @@ static void test_learn_and_lookup(void)
     fdb_destroy(NULL);
 }
 
+/* Repointing every entry during one walk: each keeps its peer and age, and
+ * the walk still visits every entry once. */
+static void test_set_port(void)
+{
+    struct fdb *f = fdb_create(64, 300);
+    uint8_t m[6];
+    for (unsigned i = 0; i < 40; i++) {
+        mac_of(i, m);
+        fdb_learn(f, m, 1 + i % 3, i % 2 ? "0123456789abcdef0123456789abcdef" : "", 1000 + i);
+    }
+    size_t pos = 0, seen = 0;
+    const struct fdb_entry *e;
+    while ((e = fdb_next(f, &pos))) {
+        seen++;
+        CHECK(fdb_set_port(f, e->mac, 7));
+    }
+    CHECK(seen == 40);
+    for (unsigned i = 0; i < 40; i++) {
+        mac_of(i, m);
+        e = fdb_lookup(f, m, 2000);
+        CHECK(e && e->port == 7 && e->last_seen_ms == 1000 + i);
+        CHECK(e && !!e->peer[0] == (i % 2));
+    }
+    mac_of(99, m);
+    CHECK(!fdb_set_port(f, m, 7));
+    CHECK(fdb_count(f) == 40);
+    fdb_destroy(f);
+}
+
 static void test_invalid_source(void)
 {
     struct fdb *f = fdb_create(4, 300);
@@ -180,6 +209,7 @@ static void test_differential(void)
 int main(void)
 {
     test_learn_and_lookup();
+    test_set_port();
     test_invalid_source();
     test_aging();
     test_eviction_and_flush();
