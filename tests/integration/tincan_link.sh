@@ -30,54 +30,9 @@ ip -n "${EVT_PREFIX}a" link add va type veth peer name vb netns "${EVT_PREFIX}b"
 ns a ip addr add 10.77.0.1/24 dev va && ns a ip link set va up
 ns b ip addr add 10.77.0.2/24 dev vb && ns b ip link set vb up
 
-# tc NAME: evioctl against node NAME's evio-tincan
-tc() { local n=$1; shift; evctl "$EVT_TMP/$n/run/tincan.sock" "$@"; }
-
-# start_tincan NODE [LOG-SUFFIX]
-start_tincan() {
-  local n=$1 suffix=${2:-}
-  mkdir -p "$EVT_TMP/$n"
-  cat >"$EVT_TMP/$n/config.json" <<JSON
-{"node": {"state_dir": "$EVT_TMP/$n/state", "run_dir": "$EVT_TMP/$n/run", "log_level": "debug"},
- "xmpp": {"host": "127.0.0.1", "user": "$n@evio.test", "password": "x", "tls": "none"},
- "ice": {"ignore_interfaces": []},
- "overlays": {"lab": {"bridge": {"name": "evbr0", "ip": "10.250.0.1/24"}}}}
-JSON
-  bg "$n" "$EVT_TMP/tincan-$n$suffix.log" "$EVT_BUILD/evio-tincan" --config "$EVT_TMP/$n/config.json" >/dev/null
-  eval "PID_$n=${EVT_PIDS[-1]}"
-  wait_until 5 "$n's control socket" tc "$n" node/info
-}
-
-# field NODE LINK JQ-EXPR: one value from NODE's link/stats for LINK
-field() { tc "$1" link/stats "{\"link_id\":\"$2\"}" | jq -r ".links[0].$3"; }
-is_state() { [ "$(field "$1" "$2" state)" = "$3" ]; }
-gathered() { tc "$1" link/local "{\"link_id\":\"$2\"}" | jq -e '.gathering_done' >/dev/null; }
-
-# create_pair LINK TAP_A TAP_B FP_FOR_A FP_FOR_B: a is controlling
-create_pair() {
-  local link=$1
-  tc a link/create "{\"link_id\":\"$link\",\"tap\":\"$2\",\"mtu\":$MTU,\"controlling\":true,\"peer_fingerprint\":\"$4\"}" \
-    >"$EVT_TMP/$link-a.json" || fail "link/create $link on a"
-  tc b link/create "{\"link_id\":\"$link\",\"tap\":\"$3\",\"mtu\":$MTU,\"controlling\":false,\"peer_fingerprint\":\"$5\"}" \
-    >"$EVT_TMP/$link-b.json" || fail "link/create $link on b"
-  wait_until 10 "a gathers for $link" gathered a "$link"
-  wait_until 10 "b gathers for $link" gathered b "$link"
-  local la lb
-  la=$(tc a link/local "{\"link_id\":\"$link\"}") || fail "link/local $link on a"
-  lb=$(tc b link/local "{\"link_id\":\"$link\"}") || fail "link/local $link on b"
-  jq -e '.candidates | length > 0' <<<"$la" >/dev/null || fail "a gathered no candidate for $link"
-  jq -e '.candidates | length > 0' <<<"$lb" >/dev/null || fail "b gathered no candidate for $link"
-  jq -e '[.candidates[] | select(test("192\\.168\\.77\\."))] | length == 0' <<<"$la$lb" >/dev/null \
-    || fail "a candidate was gathered on a TAP"
-  # b gets the candidates before the credentials (they must be kept), a
-  # gets everything in one request
-  tc b link/remote "$(jq -c --arg id "$link" '{link_id: $id, candidates: .candidates}' <<<"$la")" >/dev/null \
-    || fail "link/remote candidates $link on b"
-  tc b link/remote "$(jq -c --arg id "$link" '{link_id: $id, ufrag: .ufrag, pwd: .pwd}' <<<"$la")" >/dev/null \
-    || fail "link/remote credentials $link on b"
-  tc a link/remote "$(jq -c --arg id "$link" '{link_id: $id, ufrag: .ufrag, pwd: .pwd, candidates: .candidates, gathering_done: true}' <<<"$lb")" >/dev/null \
-    || fail "link/remote $link on a"
-}
+source "$EVT_TOP/tests/lib/tincan.sh"
+start_tincan() { tincan_start "$@"; }
+create_pair() { tincan_create_pair "$@" "$MTU"; }
 
 log "starting evio-tincan in a and b"
 start_tincan a
@@ -89,6 +44,8 @@ FP_B=$(tc b node/info | jq -r .fingerprint)
 
 log "link l1: create, exchange candidates, wait for up"
 create_pair l1 ta1 tb1 "$FP_B" "$FP_A"
+jq -e '[.candidates[] | select(test("192\\.168\\.77\\."))] | length == 0' <<<"$TINCAN_LOCAL_A$TINCAN_LOCAL_B" >/dev/null \
+  || fail "a candidate was gathered on a TAP"
 jq -e '.mac | test("^02(:[0-9a-f]{2}){5}$")' "$EVT_TMP/l1-a.json" >/dev/null \
   || fail "a's TAP MAC is not 02:xx:..: $(cat "$EVT_TMP/l1-a.json")"
 [ "$(jq -r .fingerprint "$EVT_TMP/l1-a.json")" = "$FP_A" ] || fail "link/create fingerprint differs"

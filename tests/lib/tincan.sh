@@ -1,0 +1,67 @@
+# evio-tincan driven by hand over its control socket, the way the node agent
+# drives it: for tests and benchmarks of the datapath alone. Needs common.sh.
+#
+#   tincan_start NODE [CONFIG-JSON-EXTRA]   start evio-tincan in namespace NODE
+#   tincan_pair LINK TAP_A TAP_B MTU NODE_A NODE_B   create a link and wait up
+#   tc NODE CMD [JSON]                      evioctl against NODE's tincan
+#   field NODE LINK JQ-EXPR                 one value of NODE's link/stats
+
+tc() { local n=$1; shift; evctl "$EVT_TMP/$n/run/tincan.sock" "$@"; }
+
+field() { tc "$1" link/stats "{\"link_id\":\"$2\"}" | jq -r ".links[0].$3"; }
+is_state() { [ "$(field "$1" "$2" state)" = "$3" ]; }
+gathered() { tc "$1" link/local "{\"link_id\":\"$2\"}" | jq -e '.gathering_done' >/dev/null; }
+
+# tincan_start NODE [SUFFIX] [EXTRA]: EXTRA is added to the top-level config
+# object (e.g. '"turn": [...], "relay_only": true' inside "ice" is done by
+# passing ICE='...' in the environment). Sets PID_<NODE>.
+tincan_start() {
+  local n=$1 suffix=${2:-} ice=${TINCAN_ICE:-'"ignore_interfaces": []'}
+  mkdir -p "$EVT_TMP/$n"
+  cat >"$EVT_TMP/$n/config.json" <<JSON
+{"node": {"state_dir": "$EVT_TMP/$n/state", "run_dir": "$EVT_TMP/$n/run", "log_level": "${TINCAN_LOG_LEVEL:-debug}"},
+ "xmpp": {"host": "127.0.0.1", "user": "$n@evio.test", "password": "x", "tls": "none"},
+ "ice": {$ice},
+ "overlays": {"lab": {"bridge": {"name": "evbr0", "ip": "10.250.0.1/24"}}}}
+JSON
+  bg "$n" "$EVT_TMP/tincan-$n$suffix.log" "$EVT_BUILD/evio-tincan" --config "$EVT_TMP/$n/config.json" >/dev/null
+  eval "PID_$n=${EVT_PIDS[-1]}"
+  wait_until 5 "$n's control socket" tc "$n" node/info
+}
+
+tincan_fp() { tc "$1" node/info | jq -r .fingerprint; }
+
+# tincan_create_pair LINK TAP_A TAP_B FP_FOR_A FP_FOR_B [MTU] [A] [B]: A (default
+# "a") is controlling; exchanges candidates and credentials, does not wait.
+tincan_create_pair() {
+  local link=$1 mtu=${6:-1410} na=${7:-a} nb=${8:-b}
+  tc "$na" link/create "{\"link_id\":\"$link\",\"tap\":\"$2\",\"mtu\":$mtu,\"controlling\":true,\"peer_fingerprint\":\"$4\"}" \
+    >"$EVT_TMP/$link-$na.json" || fail "link/create $link on $na"
+  tc "$nb" link/create "{\"link_id\":\"$link\",\"tap\":\"$3\",\"mtu\":$mtu,\"controlling\":false,\"peer_fingerprint\":\"$5\"}" \
+    >"$EVT_TMP/$link-$nb.json" || fail "link/create $link on $nb"
+  wait_until 10 "$na gathers for $link" gathered "$na" "$link"
+  wait_until 10 "$nb gathers for $link" gathered "$nb" "$link"
+  local la lb
+  la=$(tc "$na" link/local "{\"link_id\":\"$link\"}") || fail "link/local $link on $na"
+  lb=$(tc "$nb" link/local "{\"link_id\":\"$link\"}") || fail "link/local $link on $nb"
+  jq -e '.candidates | length > 0' <<<"$la" >/dev/null || fail "$na gathered no candidate for $link"
+  jq -e '.candidates | length > 0' <<<"$lb" >/dev/null || fail "$nb gathered no candidate for $link"
+  TINCAN_LOCAL_A=$la TINCAN_LOCAL_B=$lb
+  # b gets the candidates before the credentials (they must be kept), a
+  # gets everything in one request
+  tc "$nb" link/remote "$(jq -c --arg id "$link" '{link_id: $id, candidates: .candidates}' <<<"$la")" >/dev/null \
+    || fail "link/remote candidates $link on $nb"
+  tc "$nb" link/remote "$(jq -c --arg id "$link" '{link_id: $id, ufrag: .ufrag, pwd: .pwd}' <<<"$la")" >/dev/null \
+    || fail "link/remote credentials $link on $nb"
+  tc "$na" link/remote "$(jq -c --arg id "$link" '{link_id: $id, ufrag: .ufrag, pwd: .pwd, candidates: .candidates, gathering_done: true}' <<<"$lb")" >/dev/null \
+    || fail "link/remote $link on $na"
+}
+
+# tincan_pair LINK TAP_A TAP_B [MTU] [A] [B]: a link with the right pins, up
+# on both ends within 20 s.
+tincan_pair() {
+  local link=$1 mtu=${4:-1410} na=${5:-a} nb=${6:-b}
+  tincan_create_pair "$link" "$2" "$3" "$(tincan_fp "$nb")" "$(tincan_fp "$na")" "$mtu" "$na" "$nb"
+  wait_until 20 "$link up on $na" is_state "$na" "$link" up
+  wait_until 20 "$link up on $nb" is_state "$nb" "$link" up
+}
