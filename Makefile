@@ -157,6 +157,13 @@ clean:
 	rm -rf $(BUILD)/overlay $(BUILD)/tincan $(BUILD)/switchctl $(BUILD)/lib \
 	  $(BUILD)/tests $(BUILD)/*.a $(PROGS)
 
-.PHONY: all deps units check check-unit sim demo demo-down install clean
+.PHONY: all deps units check check-unit sim demo demo-down install clean bench
 .DELETE_ON_ERROR:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# benchmarks (bench/run.sh --help): the VPNs compared, the tables, results
+# under bench/results/. BENCH_ARGS="--runs 5 --secs 20" to change the plan.
+bench: deps
+	bench/deps.sh
+	$(MAKE) all
+	bench/run.sh $(BENCH_ARGS) $(BUILD)

@@ -12,9 +12,10 @@ field() { tc "$1" link/stats "{\"link_id\":\"$2\"}" | jq -r ".links[0].$3"; }
 is_state() { [ "$(field "$1" "$2" state)" = "$3" ]; }
 gathered() { tc "$1" link/local "{\"link_id\":\"$2\"}" | jq -e '.gathering_done' >/dev/null; }
 
-# tincan_start NODE [SUFFIX] [EXTRA]: EXTRA is added to the top-level config
-# object (e.g. '"turn": [...], "relay_only": true' inside "ice" is done by
-# passing ICE='...' in the environment). Sets PID_<NODE>.
+# tincan_start NODE [SUFFIX]: sets PID_<NODE>. From the environment:
+# TINCAN_ICE, the "ice" object's members (default: no ignored interfaces),
+# TINCAN_EXTRA, more top-level members (e.g. '"turn": [...]'), and
+# TINCAN_LOG_LEVEL (default debug).
 tincan_start() {
   local n=$1 suffix=${2:-} ice=${TINCAN_ICE:-'"ignore_interfaces": []'}
   mkdir -p "$EVT_TMP/$n"
@@ -22,7 +23,7 @@ tincan_start() {
 {"node": {"state_dir": "$EVT_TMP/$n/state", "run_dir": "$EVT_TMP/$n/run", "log_level": "${TINCAN_LOG_LEVEL:-debug}"},
  "xmpp": {"host": "127.0.0.1", "user": "$n@evio.test", "password": "x", "tls": "none"},
  "ice": {$ice},
- "overlays": {"lab": {"bridge": {"name": "evbr0", "ip": "10.250.0.1/24"}}}}
+ "overlays": {"lab": {"bridge": {"name": "evbr0", "ip": "10.250.0.1/24"}}}${TINCAN_EXTRA:+, $TINCAN_EXTRA}}
 JSON
   bg "$n" "$EVT_TMP/tincan-$n$suffix.log" "$EVT_BUILD/evio-tincan" --config "$EVT_TMP/$n/config.json" >/dev/null
   eval "PID_$n=${EVT_PIDS[-1]}"
@@ -31,13 +32,15 @@ JSON
 
 tincan_fp() { tc "$1" node/info | jq -r .fingerprint; }
 
-# tincan_create_pair LINK TAP_A TAP_B FP_FOR_A FP_FOR_B [MTU] [A] [B]: A (default
-# "a") is controlling; exchanges candidates and credentials, does not wait.
+# tincan_create_pair LINK TAP_A TAP_B FP_FOR_A FP_FOR_B [MTU] [A] [B] [MTU_B]: A
+# (default "a") is controlling; B's side gets MTU_B (default MTU); exchanges
+# candidates and credentials, does not wait.
 tincan_create_pair() {
   local link=$1 mtu=${6:-1410} na=${7:-a} nb=${8:-b}
+  local mtu_b=${9:-$mtu}
   tc "$na" link/create "{\"link_id\":\"$link\",\"tap\":\"$2\",\"mtu\":$mtu,\"controlling\":true,\"peer_fingerprint\":\"$4\"}" \
     >"$EVT_TMP/$link-$na.json" || fail "link/create $link on $na"
-  tc "$nb" link/create "{\"link_id\":\"$link\",\"tap\":\"$3\",\"mtu\":$mtu,\"controlling\":false,\"peer_fingerprint\":\"$5\"}" \
+  tc "$nb" link/create "{\"link_id\":\"$link\",\"tap\":\"$3\",\"mtu\":$mtu_b,\"controlling\":false,\"peer_fingerprint\":\"$5\"}" \
     >"$EVT_TMP/$link-$nb.json" || fail "link/create $link on $nb"
   wait_until 10 "$na gathers for $link" gathered "$na" "$link"
   wait_until 10 "$nb gathers for $link" gathered "$nb" "$link"
