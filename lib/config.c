@@ -758,7 +758,7 @@ static bool config_servers(struct config_ctx *c, const struct config_scope *top,
 static bool config_ice(struct config_ctx *c, const struct config_scope *top,
                        struct config *cfg)
 {
-    static const char *const keys[] = { "ignore_interfaces", "relay_only", NULL };
+    static const char *const keys[] = { "ignore_interfaces", "relay_only", "fast_path", NULL };
     /* container and Kubernetes CNI devices: candidates on them lead nowhere */
     static const char *const default_ignore[] = { "flannel.1", "cni0", "docker0" };
     struct config_scope s;
@@ -768,6 +768,7 @@ static bool config_ice(struct config_ctx *c, const struct config_scope *top,
 
     if (!config_section(c, top, "ice", false, &s, keys)
         || !config_bool(c, &s, "relay_only", false, &cfg->relay_only)
+        || !config_bool(c, &s, "fast_path", true, &cfg->fast_path)
         || !config_array(c, &s, "ignore_interfaces", CONFIG_MAX_IGNORE, &arr, key))
         return false;
     if (!arr) {

@@ -117,6 +117,9 @@ static void ice_on_selected_pair(NiceAgent *agent, guint stream, guint component
     ice_addr_format(&r->addr, ra, sizeof ra);
     log_info(ICE_MOD, "selected pair %s %s <-> %s %s", ice_type_name(l->type), la,
              ice_type_name(r->type), ra);
+    struct ice *ice = data;
+    if (ice->cbs.selected)
+        ice->cbs.selected(ice->aux);
 }
 
 static void ice_on_recv(NiceAgent *agent, guint stream, guint component, guint len,
@@ -332,6 +335,23 @@ bool ice_send(struct ice *ice, const uint8_t *data, size_t len)
      * controlled side may have one before its state says so */
     return nice_agent_send(ice->agent, ice->stream, ICE_COMPONENT, (guint)len,
                            (const gchar *)data) == (gint)len;
+}
+
+int ice_selected_direct(const struct ice *ice, struct sockaddr_in *remote)
+{
+    NiceCandidate *l = NULL, *r = NULL;
+    if (!nice_agent_get_selected_pair(ice->agent, ice->stream, ICE_COMPONENT, &l, &r) || !l || !r
+        || l->type == NICE_CANDIDATE_TYPE_RELAYED || l->transport != NICE_CANDIDATE_TRANSPORT_UDP
+        || nice_address_ip_version(&r->addr) != 4)
+        return -1;
+    GSocket *gs = nice_agent_get_selected_socket(ice->agent, ice->stream, ICE_COMPONENT);
+    if (!gs)
+        return -1;
+    int fd = g_socket_get_fd(gs);
+    g_object_unref(gs);   /* the agent keeps its own reference */
+    memset(remote, 0, sizeof *remote);
+    nice_address_copy_to_sockaddr(&r->addr, (struct sockaddr *)remote);
+    return fd;
 }
 
 bool ice_selected_pair(const struct ice *ice, struct ice_pair *p)

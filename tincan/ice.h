@@ -46,6 +46,7 @@ struct ice_callbacks {
     void (*gathering_done)(void *aux);
     void (*state)(void *aux, enum ice_state);
     void (*recv)(void *aux, const uint8_t *data, size_t len);   /* borrowed */
+    void (*selected)(void *aux);   /* a pair was selected (again); may be NULL */
 };
 
 struct ice_pair {
@@ -79,6 +80,10 @@ void ice_remote_gathering_done(struct ice *);
 bool ice_send(struct ice *, const uint8_t *data, size_t len);
 /* Fills *P with the selected pair; false until one is selected. */
 bool ice_selected_pair(const struct ice *, struct ice_pair *p);
+/* The socket (libnice's, borrowed) of the selected pair and the peer's
+ * address on it, if the pair is direct UDP over IPv4 (not a TURN relay);
+ * else -1. For the link's fast path (fastpath.h). */
+int ice_selected_direct(const struct ice *, struct sockaddr_in *remote);
 enum ice_state ice_get_state(const struct ice *);
 
 /* Detaches every callback, releases TURN allocations (asynchronously, on the

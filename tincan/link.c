@@ -15,6 +15,7 @@
 #include "dtls.h"
 #include "evio/config.h"
 #include "evio/log.h"
+#include "fastpath.h"
 #include "ice.h"
 #include "tap.h"
 #include "underlay.h"
@@ -34,11 +35,13 @@
 #define LINK_TAP_BATCH      64                     /* frames per TAP wakeup */
 #define LINK_TAP_BUF        65536                  /* any frame a TAP can hold */
 #define LINK_MAX_LOCAL_CANDS 32
+#define LINK_FAST_READS     32                     /* socket reads per wakeup */
 
 struct link_counters {
     uint64_t tx_bytes, rx_bytes, tx_frames, rx_frames;
     uint64_t drop_oversize, drop_tap, drop_decrypt;
     uint64_t bad_candidates, keepalive_tx, keepalive_rx;
+    uint64_t drop_send;   /* records the fast path's socket refused */
 };
 
 struct link {
@@ -55,7 +58,13 @@ struct link {
     struct dtls *dtls;
     bool dtls_started;
 
-    guint tap_watch, connect_timer, dtls_timer, tick_timer;
+    guint tap_watch, connect_timer, dtls_timer, tick_timer, fast_watch;
+
+    /* the lean data path, while the selected pair is direct (fastpath.h);
+     * NULL: records go through libnice */
+    struct fastpath *fast;
+    bool batching;                /* outputs queue until the TAP batch ends */
+    struct fastpath_counters fast_kept;   /* of the last fast path closed */
 
     char *cands[LINK_MAX_LOCAL_CANDS];
     int n_cands;
@@ -106,6 +115,8 @@ static void link_source_remove(guint *id)
     *id = 0;
 }
 
+static void link_fast_stop(struct link *l, const char *why);
+
 /* The one place a link changes state: checks the transition, logs it,
  * stamps the time and tells the subscribers. */
 static void link_set_state(struct link *l, enum link_state s, const char *reason)
@@ -123,6 +134,7 @@ static void link_set_state(struct link *l, enum link_state s, const char *reason
         link_source_remove(&l->connect_timer);
     } else if (s == LINK_FAILED) {
         l->end_us = now;
+        link_fast_stop(l, NULL);
         link_source_remove(&l->connect_timer);
         link_source_remove(&l->dtls_timer);
         link_source_remove(&l->tick_timer);
@@ -135,6 +147,7 @@ static void link_set_state(struct link *l, enum link_state s, const char *reason
 
 static gboolean link_on_tick(gpointer data);
 static void link_dtls_schedule(struct link *l);
+static void link_fast_start(struct link *l);
 
 /* Reacts to whatever the last DTLS call did to the session. */
 static void link_dtls_check(struct link *l)
@@ -145,6 +158,7 @@ static void link_dtls_check(struct link *l)
             link_source_remove(&l->dtls_timer);
             link_set_state(l, LINK_UP, "");
             l->tick_timer = g_timeout_add(LINK_TICK_MS, link_on_tick, l);
+            link_fast_start(l);
         }
         return;
     case DTLS_HANDSHAKING:
@@ -178,6 +192,12 @@ static void link_dtls_output(void *aux, const uint8_t *data, size_t len)
 {
     static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
     struct link *l = aux;
+    if (l->fast) {
+        /* TAP batches go out together at the batch's end */
+        if (!fastpath_queue(l->fast, data, len) || (!l->batching && !fastpath_flush(l->fast)))
+            l->c.drop_send++;
+        return;
+    }
     if (!ice_send(l->ice, data, len) && l->state == LINK_UP)
         log_warn_rl(&rl, LINK_MOD, "link %s: send of %zu bytes failed", l->id, len);
 }
@@ -280,6 +300,7 @@ static gboolean link_on_tap(gint fd, GIOCondition cond, gpointer data)
 {
     static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
     struct link *l = data;
+    l->batching = l->fast != NULL;
     /* bounded, so one busy link cannot starve control work or other links */
     for (int i = 0; i < LINK_TAP_BATCH; i++) {
         ssize_t n = read(fd, l->buf, sizeof l->buf);
@@ -288,6 +309,7 @@ static gboolean link_on_tap(gint fd, GIOCondition cond, gpointer data)
                 break;
             log_warn(LINK_MOD, "link %s: reading %s: %m", l->id, l->tap.name);
             l->tap_watch = 0;
+            l->batching = false;
             link_set_state(l, LINK_FAILED, "tap error");
             return G_SOURCE_REMOVE;
         }
@@ -311,7 +333,86 @@ static gboolean link_on_tap(gint fd, GIOCondition cond, gpointer data)
         l->c.tx_bytes += len;
         l->last_tx_us = g_get_monotonic_time();
     }
+    if (l->batching && l->fast && !fastpath_flush(l->fast))
+        l->c.drop_send++;
+    l->batching = false;
     return G_SOURCE_CONTINUE;
+}
+
+/* ---- fast path ------------------------------------------------------- */
+
+static gboolean link_on_fast(gint fd, GIOCondition cond, gpointer data)
+{
+    struct link *l = data;
+    if (fastpath_receive(l->fast, LINK_FAST_READS, link_ice_recv, l) < 0) {
+        char why[96];
+        snprintf(why, sizeof why, "receive: %s", strerror(errno));
+        l->fast_watch = 0;
+        link_fast_stop(l, why);
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* Moves the link's records onto a socket of its own if the selected pair
+ * is direct; a link that cannot stays on libnice, which always works. */
+static void link_fast_start(struct link *l)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
+    if (l->state != LINK_UP || (l->env->cfg && !l->env->cfg->fast_path))
+        return;
+    struct sockaddr_in remote;
+    int base = ice_selected_direct(l->ice, &remote);
+    if (l->fast) {
+        if (base >= 0 && remote.sin_addr.s_addr == l->fast->remote.sin_addr.s_addr
+            && remote.sin_port == l->fast->remote.sin_port)
+            return;   /* the same pair again */
+        link_fast_stop(l, "the selected pair changed");
+    }
+    if (base < 0)
+        return;   /* relayed (or no pair): libnice carries it */
+    struct fastpath *fp = malloc(sizeof *fp);
+    char *err = NULL;
+    if (!fp || !fastpath_open(fp, base, &remote, &err)) {
+        log_warn_rl(&rl, LINK_MOD, "link %s: staying on libnice: %s", l->id,
+                    err ? err : "out of memory");
+        free(err);
+        free(fp);
+        return;
+    }
+    l->fast = fp;
+    l->fast_watch = g_unix_fd_add(fp->fd, G_IO_IN, link_on_fast, l);
+    log_info(LINK_MOD, "link %s: fast path on (UDP GRO %s)", l->id, fp->gro ? "on" : "off");
+}
+
+/* Back to libnice; WHY (may be NULL: the link is ending) is logged. */
+static void link_fast_stop(struct link *l, const char *why)
+{
+    if (!l->fast)
+        return;
+    link_source_remove(&l->fast_watch);
+    fastpath_flush(l->fast);
+    struct fastpath_counters *k = &l->fast_kept;
+    const struct fastpath_counters *c = &l->fast->c;
+    k->tx_sends += c->tx_sends;
+    k->tx_datagrams += c->tx_datagrams;
+    k->tx_errors += c->tx_errors;
+    k->rx_reads += c->rx_reads;
+    k->rx_datagrams += c->rx_datagrams;
+    k->rx_stun += c->rx_stun;
+    k->rx_kernel_drops += c->rx_kernel_drops;
+    fastpath_close(l->fast);
+    free(l->fast);
+    l->fast = NULL;
+    if (why)
+        log_info(LINK_MOD, "link %s: fast path off: %s", l->id, why);
+}
+
+static void link_ice_selected(void *aux)
+{
+    struct link *l = aux;
+    if (l->state == LINK_UP)
+        link_fast_start(l);
 }
 
 /* ---- timers ---------------------------------------------------------- */
@@ -380,6 +481,7 @@ static bool link_start_ice(struct link *l, const struct link_params *p, char **e
         .gathering_done = link_ice_gathering_done,
         .state = link_ice_state,
         .recv = link_ice_recv,
+        .selected = link_ice_selected,
     };
     l->ice = ice_new(&ip, &cbs, l, err);
     return l->ice != NULL;
@@ -443,6 +545,7 @@ void link_destroy(struct link *l)
     link_source_remove(&l->tick_timer);
     if (l->dtls && l->ice)
         dtls_close(l->dtls);   /* close_notify lets the peer fail the link at once */
+    link_fast_stop(l, NULL);
     ice_free(l->ice);
     dtls_free(l->dtls);
     tap_close(&l->tap);
@@ -532,6 +635,30 @@ json_t *link_stats_json(const struct link *l)
                                  "age_s", (json_int_t)((now - l->created_us) / G_USEC_PER_SEC),
                                  "up_s", (json_int_t)(l->up_us ? (end - l->up_us)
                                                                  / G_USEC_PER_SEC : 0));
+    /* the fast path's, all of them since the link was made */
+    struct fastpath_counters f = l->fast_kept;
+    if (l->fast) {
+        const struct fastpath_counters *c = &l->fast->c;
+        f.tx_sends += c->tx_sends;
+        f.tx_datagrams += c->tx_datagrams;
+        f.rx_reads += c->rx_reads;
+        f.rx_datagrams += c->rx_datagrams;
+        f.rx_stun += c->rx_stun;
+        f.rx_kernel_drops += c->rx_kernel_drops;
+    }
+    json_t *fast = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                             "path", l->fast ? "fast" : "ice",
+                             "drop_send", (json_int_t)c->drop_send,
+                             "drop_kernel", (json_int_t)f.rx_kernel_drops,
+                             "fast_tx_sends", (json_int_t)f.tx_sends,
+                             "fast_tx_datagrams", (json_int_t)f.tx_datagrams,
+                             "fast_rx_reads", (json_int_t)f.rx_reads,
+                             "fast_rx_datagrams", (json_int_t)f.rx_datagrams,
+                             "fast_rx_stun", (json_int_t)f.rx_stun);
+    if (fast) {
+        json_object_update(counters, fast);
+        json_decref(fast);
+    }
     if (!o || !more || !counters) {
         json_decref(o);
         json_decref(more);

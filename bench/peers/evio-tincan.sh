@@ -6,7 +6,9 @@ source "$EVT_TOP/tests/lib/tincan.sh"
 
 peer_version() { echo "evio-tincan $(git -C "$EVT_TOP" describe --always --dirty 2>/dev/null || echo '?')"; }
 
-peer_up() {
+peer_up() { _evio_tincan_up; }
+
+_evio_tincan_up() {
   TINCAN_LOG_LEVEL=warn tincan_start a -bench
   TINCAN_LOG_LEVEL=warn tincan_start b -bench
   tincan_pair bl evt0 evt0 "$BENCH_MTU"
@@ -14,7 +16,7 @@ peer_up() {
   ns b ip addr add "$BENCH_INNER_B/24" dev evt0
   PEER_PIDS_A=$PID_a PEER_PIDS_B=$PID_b PEER_DEV_A=evt0 PEER_DEV_B=evt0
   bench_wait_inner 10
-  log "evio-tincan: $(field a bl local_type)/$(field a bl remote_type) pair, cipher $(field a bl cipher)"
+  log "evio-tincan: $(field a bl local_type)/$(field a bl remote_type) pair, $(field a bl path) path, cipher $(field a bl cipher)"
 }
 
 peer_down() {

@@ -7,9 +7,10 @@
 # Both edges register with the supernode, which introduces them; the edges
 # then REGISTER with each other and send their data directly (edge <-> edge
 # over va/vb). Until that direct registration is done, n2n relays through the
-# supernode, so peer_up waits for both edges to report the other as an
-# operational peer ("=== new peer" in their verbose logs) before it returns.
-# The supernode then forwards no data and is not in PEER_PIDS_A.
+# supernode, so peer_up waits for both edges to log the other as an
+# operational peer ("Operational peers list size=1") before it returns.
+# The supernode then forwards no data (its CPU time stays at 0 during an
+# iperf3 run) and is not in PEER_PIDS_A; peer_down stops it all the same.
 #
 # Settings, and why:
 #   -k KEY       the community's shared key: n2n 1.x encrypts with Twofish
@@ -17,11 +18,19 @@
 #   -M $BENCH_MTU  the common inner MTU (n2n's default is 1400 too).
 #   -m MAC       fixed MACs, as the man page recommends.
 #   UDP is n2n's only transport here (-t, HTTP tunnelling, is not used).
-# n2n 1.x has no knob to turn compression off: every packet goes through
-# minilzo (iperf3's random payload does not compress; the CPU cost stays).
-# It has no documented performance knobs either. The edge sets the address
-# and MTU itself (with /sbin/ifconfig, from net-tools); peer_up re-asserts
-# them with ip so the result does not depend on that.
+# Limitations of n2n 1.x, measured here:
+#   - No knob turns compression off: every packet is LZO-compressed after it
+#     is encrypted, so it never shrinks (a few bytes of growth, CPU spent).
+#   - Its overhead is ~94 bytes per frame (n2n header, LZO, Twofish block),
+#     so at inner MTU 1400 a full frame (1414) leaves as a 1508-byte UDP
+#     payload: every full-size packet is IP-fragmented in two on the 1500
+#     veth. Only an inner MTU <= 1364 avoids it. The bench keeps the common
+#     $BENCH_MTU (n2n's own default, 1400, does the same).
+#   - No documented performance knobs (socket buffers, threads); -v would
+#     log every packet, so it is not used.
+# The edge sets the address and MTU itself (with /sbin/ifconfig, from
+# net-tools); peer_up re-asserts them with ip so the result does not depend
+# on that.
 # The edges and the supernode run in the foreground under bg (no -f).
 
 _n2n_dir() { echo "$EVT_TMP/n2n"; }

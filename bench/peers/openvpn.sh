@@ -66,8 +66,8 @@ peer_up() {
   PEER_PIDS_A= PEER_PIDS_B= PEER_DEV_A=ovpn0 PEER_DEV_B=ovpn0
   command -v openssl >/dev/null || fail "openvpn: the bench needs the openssl command"
   rm -rf "$d" && mkdir -p "$d"
-  fp_a=$(_openvpn_cert a)
-  fp_b=$(_openvpn_cert b)
+  fp_a=$(_openvpn_cert a) || fail "openvpn: no certificate for a"
+  fp_b=$(_openvpn_cert b) || fail "openvpn: no certificate for b"
   _openvpn_start a "$BENCH_UNDER_A" "$BENCH_UNDER_B" "$BENCH_INNER_A" server "$fp_b"
   PEER_PIDS_A=${EVT_PIDS[-1]}
   _openvpn_start b "$BENCH_UNDER_B" "$BENCH_UNDER_A" "$BENCH_INNER_B" client "$fp_a"

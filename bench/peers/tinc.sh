@@ -48,7 +48,7 @@ UDPRcvBuf = 4194304
 UDPSndBuf = 4194304
 ReplayWindow = 64
 CONF
-  [ "$side" = a ] && echo "ConnectTo = $peer" >>"$d/tinc.conf"
+  if [ "$side" = a ]; then echo "ConnectTo = $peer" >>"$d/tinc.conf"; fi
   cat >"$d/hosts/$side" <<HOST
 Address = $addr
 Port = 655

@@ -70,6 +70,7 @@ struct config {
     char *ignore_interfaces[CONFIG_MAX_IGNORE];
     int n_ignore;
     bool relay_only;            /* gather and use TURN relay candidates only */
+    bool fast_path;             /* direct pairs bypass libnice (tincan/fastpath.h) */
 
     /* ovs */
     char *ovs_rundir;           /* default /var/run/openvswitch */

@@ -1,0 +1,291 @@
+/* The lean data path of one link (see fastpath.h). */
+#include "fastpath.h"
+
+#include <errno.h>
+#include <netinet/udp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "evio/log.h"
+
+#define FP_MOD "tincan"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+/* ---- pure parts ------------------------------------------------------- */
+
+int fastpath_run(const uint16_t *len, int n)
+{
+    if (n <= 0)
+        return 0;
+    int k = 1;
+    while (k < n && len[k] == len[0])
+        k++;
+    /* a shorter datagram may close the run */
+    if (k < n && len[k] < len[0])
+        k++;
+    return k;
+}
+
+int fastpath_split(const uint8_t *buf, size_t len, size_t seg, fastpath_deliver_fn deliver,
+                   void *aux)
+{
+    if (seg == 0 || seg >= len) {
+        if (len)
+            deliver(aux, buf, len);
+        return len ? 1 : 0;
+    }
+    int n = 0;
+    for (size_t off = 0; off < len; off += seg, n++)
+        deliver(aux, buf + off, len - off < seg ? len - off : seg);
+    return n;
+}
+
+/* ---- the socket ------------------------------------------------------- */
+
+static void fp_sockbuf(int fd, int force_opt, int opt, int bytes)
+{
+    /* FORCE passes rmem_max/wmem_max, which only root may; else ask */
+    if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof bytes) < 0)
+        (void)setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);
+}
+
+static char *fp_err(const char *what)
+{
+    char *s = NULL;
+    if (asprintf(&s, "fast path: %s: %s", what, strerror(errno)) < 0)
+        s = NULL;
+    return s;
+}
+
+bool fastpath_open(struct fastpath *fp, int base_fd, const struct sockaddr_in *remote,
+                   char **err)
+{
+    *err = NULL;
+    fp->fd = -1;
+    socklen_t alen = sizeof fp->local;
+    if (getsockname(base_fd, (struct sockaddr *)&fp->local, &alen) < 0
+        || fp->local.sin_family != AF_INET) {
+        *err = fp_err("the selected socket has no IPv4 address");
+        return false;
+    }
+    fp->remote = *remote;
+    /* libnice bound its socket without SO_REUSEADDR; a UDP port may be
+     * bound twice only if both sockets ask for it when the second binds */
+    int one = 1;
+    if (setsockopt(base_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
+        *err = fp_err("SO_REUSEADDR on the ICE socket");
+        return false;
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *err = fp_err("socket");
+        return false;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
+        || bind(fd, (struct sockaddr *)&fp->local, sizeof fp->local) < 0) {
+        *err = fp_err("bind beside the ICE socket");
+        close(fd);
+        return false;
+    }
+    if (connect(fd, (const struct sockaddr *)remote, sizeof *remote) < 0) {
+        *err = fp_err("connect");
+        close(fd);
+        return false;
+    }
+    fp_sockbuf(fd, SO_RCVBUFFORCE, SO_RCVBUF, FASTPATH_SOCKBUF);
+    fp_sockbuf(fd, SO_SNDBUFFORCE, SO_SNDBUF, FASTPATH_SOCKBUF);
+    (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    fp->gro = setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
+    fp->gso = true;   /* until a send says otherwise */
+    fp->fd = fd;
+    fp->used = 0;
+    fp->n = 0;
+    fp->drops_seen = 0;
+    memset(&fp->c, 0, sizeof fp->c);
+    return true;
+}
+
+void fastpath_close(struct fastpath *fp)
+{
+    if (fp->fd >= 0)
+        close(fp->fd);
+    fp->fd = -1;
+    fp->used = 0;
+    fp->n = 0;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+/* One sendmsg of COUNT datagrams starting at DATA, SEG bytes each but the
+ * last (COUNT 1: a plain datagram). */
+static bool fp_send(struct fastpath *fp, const uint8_t *data, size_t bytes, int count,
+                    uint16_t seg)
+{
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = bytes };
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (count > 1) {
+        memset(&ctl, 0, sizeof ctl);
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof ctl.buf;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = IPPROTO_UDP;
+        cm->cmsg_type = UDP_SEGMENT;
+        cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+    }
+    for (;;) {
+        ssize_t r = sendmsg(fp->fd, &msg, 0);
+        if (r >= 0) {
+            fp->c.tx_sends++;
+            fp->c.tx_datagrams += (uint64_t)count;
+            return true;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == ENOBUFS || errno == EAGAIN) {
+            /* the socket's queue is full: dropped, as a NIC would */
+            fp->c.tx_errors++;
+            return false;
+        }
+        return false;   /* the caller decides (EIO/EINVAL: no GSO here) */
+    }
+}
+
+/* Sends COUNT datagrams one per call (no GSO). */
+static bool fp_send_each(struct fastpath *fp, const uint8_t *data, const uint16_t *len, int count)
+{
+    bool ok = true;
+    for (int i = 0; i < count; i++) {
+        if (!fp_send(fp, data, len[i], 1, 0)) {
+            if (errno != ENOBUFS && errno != EAGAIN)
+                fp->c.tx_errors++;
+            ok = false;
+        }
+        data += len[i];
+    }
+    return ok;
+}
+
+bool fastpath_flush(struct fastpath *fp)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
+    bool ok = true;
+    const uint8_t *p = fp->tx;
+    int i = 0;
+    while (i < fp->n) {
+        int k = fp->gso ? fastpath_run(fp->len + i, fp->n - i) : 1;
+        size_t bytes = 0;
+        for (int j = 0; j < k; j++)
+            bytes += fp->len[i + j];
+        if (k > 1 && !fp_send(fp, p, bytes, k, fp->len[i])) {
+            if (errno == EINVAL || errno == EIO || errno == EOPNOTSUPP) {
+                /* this path cannot segment (datagrams above its MTU, or a
+                 * device without GSO): one datagram per call from now on */
+                log_info(FP_MOD, "fast path: UDP GSO refused (%s); sending one datagram per call",
+                         strerror(errno));
+                fp->gso = false;
+                ok = fp_send_each(fp, p, fp->len + i, k) && ok;
+            } else {
+                if (errno != ENOBUFS && errno != EAGAIN) {
+                    fp->c.tx_errors++;
+                    log_warn_rl(&rl, FP_MOD, "fast path: send: %s", strerror(errno));
+                }
+                ok = false;
+            }
+        } else if (k == 1) {
+            ok = fp_send_each(fp, p, fp->len + i, 1) && ok;
+        }
+        p += bytes;
+        i += k;
+    }
+    fp->used = 0;
+    fp->n = 0;
+    return ok;
+}
+
+bool fastpath_queue(struct fastpath *fp, const uint8_t *data, size_t len)
+{
+    bool ok = true;
+    if (len > sizeof fp->tx)
+        return false;
+    if (fp->n == FASTPATH_BATCH_SEGS || fp->used + len > sizeof fp->tx)
+        ok = fastpath_flush(fp);
+    memcpy(fp->tx + fp->used, data, len);
+    fp->len[fp->n++] = (uint16_t)len;
+    fp->used += len;
+    return ok;
+}
+
+/* ---- receiving -------------------------------------------------------- */
+
+struct fp_rx_ctx {
+    struct fastpath *fp;
+    fastpath_deliver_fn deliver;
+    void *aux;
+    int delivered;
+};
+
+static void fp_rx_one(void *aux, const uint8_t *data, size_t len)
+{
+    struct fp_rx_ctx *x = aux;
+    x->fp->c.rx_datagrams++;
+    if (data[0] <= 3) {   /* STUN (RFC 7983): libnice's, not ours */
+        x->fp->c.rx_stun++;
+        return;
+    }
+    x->delivered++;
+    x->deliver(x->aux, data, len);
+}
+
+int fastpath_receive(struct fastpath *fp, int max_reads, fastpath_deliver_fn deliver, void *aux)
+{
+    struct fp_rx_ctx x = { fp, deliver, aux, 0 };
+    union {
+        char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(uint32_t))];
+        struct cmsghdr align;
+    } ctl;
+    for (int r = 0; r < max_reads; r++) {
+        struct iovec iov = { .iov_base = fp->rx, .iov_len = sizeof fp->rx };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                              .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+        ssize_t n = recvmsg(fp->fd, &msg, 0);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            if (errno == ECONNREFUSED)   /* an ICMP error from the peer's side */
+                continue;
+            return -1;
+        }
+        fp->c.rx_reads++;
+        size_t seg = 0;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+            if (cm->cmsg_level == IPPROTO_UDP && cm->cmsg_type == UDP_GRO) {
+                int s;
+                memcpy(&s, CMSG_DATA(cm), sizeof s);
+                seg = s > 0 ? (size_t)s : 0;
+            } else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
+                uint32_t d;
+                memcpy(&d, CMSG_DATA(cm), sizeof d);
+                /* the socket's running total of datagrams it had to drop */
+                fp->c.rx_kernel_drops += (uint32_t)(d - fp->drops_seen);
+                fp->drops_seen = d;
+            }
+        }
+        if (n > 0)
+            fastpath_split(fp->rx, (size_t)n, seg, fp_rx_one, &x);
+    }
+    return x.delivered;
+}
