@@ -60,6 +60,18 @@ bench_rss_kb() {
   echo "$t"
 }
 
+# bench_smaps_kb FIELD PID...: a smaps_rollup field (Pss, Anonymous) summed:
+# VmRSS counts every shared library page a process touched in full, Pss
+# divides them among the processes mapping them, Anonymous is its own
+bench_smaps_kb() {
+  local f=$1 t=0 p r; shift
+  for p in "$@"; do
+    r=$(awk -v f="$f:" '$1 == f { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || continue
+    t=$((t + ${r:-0}))
+  done
+  echo "$t"
+}
+
 # bench_iperf_server: one iperf3 server in b on the inner address (it serves
 # one test at a time, which is what the bench does)
 bench_iperf_server() {
@@ -136,6 +148,7 @@ bench_link_measure() {
   $rec cpu_s_per_gbit "$(awk -v t=$((t1 - t0)) -v hz="$BENCH_HZ" -v b="$bits" \
       'BEGIN { if (b > 0 && t > 0) printf "%.3f", (t / hz) / (b / 1e9); else print "nan" }')"
   $rec rss_kb "$(bench_rss_kb $PEER_PIDS_A)"
+  $rec pss_kb "$(bench_smaps_kb Pss $PEER_PIDS_A)"
 
   j=$(bench_iperf "$secs" -P 4) || return 1
   $rec tcp4_mbps "$(jq '.end.sum_received.bits_per_second / 1e6' <<<"$j")"

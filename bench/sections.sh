@@ -28,7 +28,7 @@ bench_section_link() {
 # ---- 2. node path: host -> OVS -> tincan -> tincan -> OVS -> host ---------
 
 # Each namespace gets a private OVS (userspace datapath, as evio runs it) with
-# a learning bridge "brn" whose local port is the host (10.68.0.x). The two
+# a learning bridge (brv, then brt) whose local port is the host (10.68.0.x). The two
 # bridges are joined either by a plain veth (the switch's own cost) or by a
 # tincan link (what a node really does).
 BENCH_NODE_A=10.68.0.1 BENCH_NODE_B=10.68.0.2
@@ -44,25 +44,25 @@ bench_section_node() {
   local run
   for run in $(seq "$runs"); do
     # ovs+veth
-    _bench_node_bridges
+    _bench_node_bridges brv
     ip -n "${EVT_PREFIX}a" link add pa type veth peer name pb netns "${EVT_PREFIX}b"
     ns a ip link set pa mtu "$BENCH_MTU" up && ns b ip link set pb mtu "$BENCH_MTU" up
     ns a ethtool -K pa tx off >/dev/null && ns b ethtool -K pb tx off >/dev/null
-    _bench_vsctl a add-port brn pa && _bench_vsctl b add-port brn pb
+    _bench_vsctl a add-port brv pa && _bench_vsctl b add-port brv pb
     _bench_node_measure ovs+veth "$run" "$vs"
-    _bench_vsctl a del-port brn pa; _bench_vsctl b del-port brn pb
+    _bench_vsctl a del-port brv pa; _bench_vsctl b del-port brv pb
     ns a ip link del pa 2>/dev/null
     # ovs+tincan, on new bridges: nothing learnt about the veth's port stays
-    _bench_node_bridges
-    # ICE must not gather on the bridge the tunnel itself feeds
+    _bench_node_bridges brt
+    # ICE must not gather on the bridges the tunnel itself feeds
     ( source "$top/tests/lib/tincan.sh"
-      export TINCAN_ICE='"ignore_interfaces": ["brn"]'
+      export TINCAN_ICE='"ignore_interfaces": ["brv", "brt"]'
       TINCAN_LOG_LEVEL=warn tincan_start a -node
       TINCAN_LOG_LEVEL=warn tincan_start b -node
       tincan_pair bn evn0 evn0 "$BENCH_MTU"
-      _bench_vsctl a add-port brn evn0 && _bench_vsctl b add-port brn evn0
+      _bench_vsctl a add-port brt evn0 && _bench_vsctl b add-port brt evn0
       _bench_node_measure ovs+tincan "$run" "$vs $PID_a $PID_b"
-      _bench_vsctl a del-port brn evn0; _bench_vsctl b del-port brn evn0
+      _bench_vsctl a del-port brt evn0; _bench_vsctl b del-port brt evn0
       kill_wait "$PID_a" "$PID_b"; rm -rf "$EVT_TMP/a" "$EVT_TMP/b" ) \
       || log "node: ovs+tincan run $run failed"
   done
@@ -70,16 +70,22 @@ bench_section_node() {
   bench_topology_down
 }
 
-# _bench_node_bridges: a fresh learning bridge brn in a and in b, the host's
+# _bench_node_bridges NAME: a new learning bridge NAME in a and in b (every
+# other bridge deleted first, so nothing learnt before stays), the host's
 # address on its local port
 _bench_node_bridges() {
-  local n
+  local n br=$1 old
   for n in a b; do
-    _bench_vsctl "$n" --if-exists del-br brn -- add-br brn \
-      -- set bridge brn datapath_type=netdev fail_mode=standalone || fail "cannot add bridge brn in $n"
+    for old in $(_bench_vsctl "$n" list-br); do
+      _bench_vsctl "$n" del-br "$old" || fail "cannot delete bridge $old in $n"
+    done
+    _bench_vsctl "$n" add-br "$br" -- set bridge "$br" datapath_type=netdev fail_mode=standalone \
+      || fail "cannot add bridge $br in $n"
   done
-  ns a ip addr add "$BENCH_NODE_A/24" dev brn && ns a ip link set brn mtu "$BENCH_MTU" up
-  ns b ip addr add "$BENCH_NODE_B/24" dev brn && ns b ip link set brn mtu "$BENCH_MTU" up
+  wait_until 5 "bridge $br's port in a" ns a ip link show "$br"
+  wait_until 5 "bridge $br's port in b" ns b ip link show "$br"
+  ns a ip addr add "$BENCH_NODE_A/24" dev "$br" && ns a ip link set "$br" mtu "$BENCH_MTU" up
+  ns b ip addr add "$BENCH_NODE_B/24" dev "$br" && ns b ip link set "$br" mtu "$BENCH_MTU" up
 }
 
 # _bench_node_measure NAME RUN PIDS: TCP and RTT host to host
@@ -177,6 +183,8 @@ bench_section_scale() {
       sleep "$window"   # the measuring interval itself, not a wait for a state
       t1=$(bench_cpu_ticks "$PID_a")
       bench_record scale "links=$count" 1 rss_kb "$(bench_rss_kb "$PID_a")"
+      bench_record scale "links=$count" 1 pss_kb "$(bench_smaps_kb Pss "$PID_a")"
+      bench_record scale "links=$count" 1 anon_kb "$(bench_smaps_kb Anonymous "$PID_a")"
       bench_record scale "links=$count" 1 idle_cpu_pct \
         "$(awk -v t=$((t1 - t0)) -v hz="$BENCH_HZ" -v w="$window" 'BEGIN { printf "%.3f", 100 * t / hz / w }')"
       kill_wait "$PID_a" "$PID_b"; rm -rf "$EVT_TMP/a" "$EVT_TMP/b" ) \
