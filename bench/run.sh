@@ -6,7 +6,8 @@
 #                     [--out DIR] [--smoke] [BUILD_DIR]
 #   --sections  comma list of link,node,relay,scale (default: all)
 #   --peers     link benchmark peers, comma list of bench/peers/*.sh names
-#               (default: veth,evio-tincan,tinc,openvpn,n2n,wireguard-go)
+#               (default: veth,evio-tincan,evio-tincan-ice,tinc,openvpn,n2n,
+#               wireguard-go; evio-tincan-ice is evio-tincan without its fast path)
 #   --runs      runs per figure; the tables show medians (default 3)
 #   --secs      seconds per iperf3 test (default 10)
 #   --out       where results go (default bench/results)
@@ -19,7 +20,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export EVT_TOP=$top
 
-sections=link,node,relay,scale peers=veth,evio-tincan,tinc,openvpn,n2n,wireguard-go
+sections=link,node,relay,scale peers=veth,evio-tincan,evio-tincan-ice,tinc,openvpn,n2n,wireguard-go
 runs=3 secs=10 out=$top/bench/results smoke=0 build=$top/build
 while [ $# -gt 0 ]; do
   case $1 in
