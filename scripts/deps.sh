@@ -14,20 +14,7 @@ pkgs=(
   iproute2 nftables iputils-ping ethtool tcpdump iperf3 procps psmisc openssl jq lua-sec
   dnsmasq-base busybox iputils-arping
 )
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "deps: missing packages (${missing[*]}); run as root to install them" >&2
-    exit 1
-  fi
-  echo "deps: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$top/scripts/apt-missing.sh" deps "${pkgs[@]}"
 
 # libopenvswitch, built once from Debian's openvswitch-source into the build tree.
 "$top/scripts/build-libopenvswitch.sh" "$build/ovs-src" "$build/ovs"
