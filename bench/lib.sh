@@ -126,32 +126,48 @@ bench_record() {
 
 # ---- the link benchmark: one peer, one run --------------------------------
 
+# The figures every section shares; REC is "bench_record SECTION NAME RUN".
+
+# bench_rtt REC PREFIX COUNT: COUNT pings 10 ms apart, PREFIX_p50_ms and
+# PREFIX_p99_ms
+bench_rtt() {
+  local rec=$1 prefix=$2 rtts
+  rtts=$(bench_ping "$3" 0.01)
+  $rec "${prefix}_p50_ms" "$(bench_pct 50 <<<"$rtts")"
+  $rec "${prefix}_p99_ms" "$(bench_pct 99 <<<"$rtts")"
+}
+
+# bench_tcp1 REC SECS PIDS...: one TCP stream, tcp1_mbps, and cpu_s_per_gbit
+# of PIDS (user + system time) over the same interval
+bench_tcp1() {
+  local rec=$1 secs=$2 j t0 t1; shift 2
+  t0=$(bench_cpu_ticks "$@")
+  j=$(bench_iperf "$secs") || return 1
+  t1=$(bench_cpu_ticks "$@")
+  $rec tcp1_mbps "$(jq '.end.sum_received.bits_per_second / 1e6' <<<"$j")"
+  $rec cpu_s_per_gbit "$(awk -v t=$((t1 - t0)) -v hz="$BENCH_HZ" \
+      -v b="$(jq '.end.sum_received.bytes * 8' <<<"$j")" \
+      'BEGIN { if (b > 0 && t > 0) printf "%.3f", (t / hz) / (b / 1e9); else print "nan" }')"
+}
+
+# bench_tcp4 REC SECS: four TCP streams, tcp4_mbps
+bench_tcp4() {
+  local j
+  j=$(bench_iperf "$2" -P 4) || return 1
+  $1 tcp4_mbps "$(jq '.end.sum_received.bits_per_second / 1e6' <<<"$j")"
+}
+
 # bench_link_measure NAME RUN SECS: every link figure of the peer that is up
 bench_link_measure() {
-  local name=$1 run=$2 secs=$3 j t0 t1 rtts pids n
-  pids="$PEER_PIDS_A $PEER_PIDS_B"
+  local name=$1 run=$2 secs=$3 j n
   local rec="bench_record link $name $run"
-
-  # idle RTT first, on a quiet link
   n=$(( secs * 100 )); [ "$n" -lt 50 ] && n=50
-  rtts=$(bench_ping "$n" 0.01)
-  $rec rtt_idle_p50_ms "$(bench_pct 50 <<<"$rtts")"
-  $rec rtt_idle_p99_ms "$(bench_pct 99 <<<"$rtts")"
 
-  # TCP, one stream, with the daemons' CPU time over the same interval
-  t0=$(bench_cpu_ticks $pids)
-  j=$(bench_iperf "$secs") || return 1
-  t1=$(bench_cpu_ticks $pids)
-  local bits
-  bits=$(jq '.end.sum_received.bytes * 8' <<<"$j")
-  $rec tcp1_mbps "$(jq '.end.sum_received.bits_per_second / 1e6' <<<"$j")"
-  $rec cpu_s_per_gbit "$(awk -v t=$((t1 - t0)) -v hz="$BENCH_HZ" -v b="$bits" \
-      'BEGIN { if (b > 0 && t > 0) printf "%.3f", (t / hz) / (b / 1e9); else print "nan" }')"
+  bench_rtt "$rec" rtt_idle "$n"   # first, on a quiet link
+  bench_tcp1 "$rec" "$secs" $PEER_PIDS_A $PEER_PIDS_B || return 1
   $rec rss_kb "$(bench_rss_kb $PEER_PIDS_A)"
   $rec pss_kb "$(bench_smaps_kb Pss $PEER_PIDS_A)"
-
-  j=$(bench_iperf "$secs" -P 4) || return 1
-  $rec tcp4_mbps "$(jq '.end.sum_received.bits_per_second / 1e6' <<<"$j")"
+  bench_tcp4 "$rec" "$secs" || return 1
 
   # UDP packet rate as received: everything iperf3 sent minus what was lost
   local len
@@ -164,10 +180,8 @@ bench_link_measure() {
   bench_iperf $((secs + 1)) >/dev/null &
   local load=$!
   wait_until 5 "the load stream to start" _bench_established
-  rtts=$(bench_ping "$n" 0.01)
+  bench_rtt "$rec" rtt_load "$n"
   wait "$load" 2>/dev/null
-  $rec rtt_load_p50_ms "$(bench_pct 50 <<<"$rtts")"
-  $rec rtt_load_p99_ms "$(bench_pct 99 <<<"$rtts")"
   return 0
 }
 _bench_established() { ns b ss -Htn state established "src ${BENCH_DST:-$BENCH_INNER_B}:5201" | grep -q .; }
@@ -184,6 +198,24 @@ bench_reset() {
   done
   ns a ip addr del "$BENCH_INNER_A/24" dev va 2>/dev/null
   ns b ip addr del "$BENCH_INNER_B/24" dev vb 2>/dev/null
+  return 0
+}
+
+# bench_tincans_up SUFFIX [LINK TAP MTU]: evio-tincan in a and in b (PID_a,
+# PID_b), and with LINK a link between them up on TAP on both sides.
+# TINCAN_ICE and TINCAN_EXTRA (tests/lib/tincan.sh) shape their config.
+bench_tincans_up() {
+  source "$EVT_TOP/tests/lib/tincan.sh"
+  TINCAN_LOG_LEVEL=warn tincan_start a "-$1"
+  TINCAN_LOG_LEVEL=warn tincan_start b "-$1"
+  [ -z "${2:-}" ] || tincan_pair "$2" "$3" "$3" "$4"
+}
+
+bench_tincans_down() {
+  [ -n "${PID_a:-}" ] && kill_wait "$PID_a"
+  [ -n "${PID_b:-}" ] && kill_wait "$PID_b"
+  PID_a= PID_b=
+  rm -rf "$EVT_TMP/a" "$EVT_TMP/b"
   return 0
 }
 

@@ -55,15 +55,11 @@ bench_section_node() {
     # ovs+tincan, on new bridges: nothing learnt about the veth's port stays
     _bench_node_bridges brt
     # ICE must not gather on the bridges the tunnel itself feeds
-    ( source "$top/tests/lib/tincan.sh"
-      export TINCAN_ICE='"ignore_interfaces": ["brv", "brt"]'
-      TINCAN_LOG_LEVEL=warn tincan_start a -node
-      TINCAN_LOG_LEVEL=warn tincan_start b -node
-      tincan_pair bn evn0 evn0 "$BENCH_MTU"
+    ( TINCAN_ICE='"ignore_interfaces": ["brv", "brt"]' bench_tincans_up node bn evn0 "$BENCH_MTU"
       _bench_vsctl a add-port brt evn0 && _bench_vsctl b add-port brt evn0
       _bench_node_measure ovs+tincan "$run" "$vs $PID_a $PID_b"
       _bench_vsctl a del-port brt evn0; _bench_vsctl b del-port brt evn0
-      kill_wait "$PID_a" "$PID_b"; rm -rf "$EVT_TMP/a" "$EVT_TMP/b" ) \
+      bench_tincans_down ) \
       || log "node: ovs+tincan run $run failed"
   done
   for n in a b; do ovs_stop "$n" "$EVT_TMP/ovs-$n"; done
@@ -90,22 +86,13 @@ _bench_node_bridges() {
 
 # _bench_node_measure NAME RUN PIDS: TCP and RTT host to host
 _bench_node_measure() {
-  local name=$1 run=$2 pids=$3 j t0 t1 rtts
-  local rec="bench_record node $name $run"
+  local rec="bench_record node $1 $2" pids=$3
   BENCH_DST=$BENCH_NODE_B
-  wait_until 20 "$name: a host-to-host ping" ns a ping -c 1 -W 1 "$BENCH_DST"
+  wait_until 20 "$1: a host-to-host ping" ns a ping -c 1 -W 1 "$BENCH_DST"
   bench_iperf_server
-  rtts=$(bench_ping 100 0.01)
-  $rec rtt_idle_p50_ms "$(bench_pct 50 <<<"$rtts")"
-  $rec rtt_idle_p99_ms "$(bench_pct 99 <<<"$rtts")"
-  t0=$(bench_cpu_ticks $pids)
-  if j=$(bench_iperf "$secs"); then
-    t1=$(bench_cpu_ticks $pids)
-    $rec tcp1_mbps "$(jq '.end.sum_received.bits_per_second / 1e6' <<<"$j")"
-    $rec cpu_s_per_gbit "$(awk -v t=$((t1 - t0)) -v hz="$BENCH_HZ" -v b="$(jq '.end.sum_received.bytes * 8' <<<"$j")" \
-        'BEGIN { if (b > 0 && t > 0) printf "%.3f", (t / hz) / (b / 1e9); else print "nan" }')"
-  fi
-  j=$(bench_iperf "$secs" -P 4) && $rec tcp4_mbps "$(jq '.end.sum_received.bits_per_second / 1e6' <<<"$j")"
+  bench_rtt "$rec" rtt_idle 100
+  bench_tcp1 "$rec" "$secs" $pids
+  bench_tcp4 "$rec" "$secs"
   bench_iperf_server_stop
   BENCH_DST=
 }
@@ -144,13 +131,10 @@ bench_section_relay() {
         ns b ip addr add "$BENCH_INNER_B/24" dev evr0
         bench_wait_inner 10
         bench_iperf_server
-        local j rtts
-        rtts=$(bench_ping 100 0.01)
-        bench_record relay "$mode" "$run" rtt_idle_p50_ms "$(bench_pct 50 <<<"$rtts")"
-        j=$(bench_iperf "$secs") \
-          && bench_record relay "$mode" "$run" tcp1_mbps "$(jq '.end.sum_received.bits_per_second / 1e6' <<<"$j")"
+        bench_rtt "bench_record relay $mode $run" rtt_idle 100
+        bench_tcp1 "bench_record relay $mode $run" "$secs" "$PID_a" "$PID_b"
         bench_iperf_server_stop
-        kill_wait "$PID_a" "$PID_b"; rm -rf "$EVT_TMP/a" "$EVT_TMP/b" ) \
+        bench_tincans_down ) \
         || log "relay: $mode run $run failed"
     done
   done
@@ -168,9 +152,7 @@ bench_section_scale() {
   bench_topology
   local count window=$(( secs < 10 ? secs : 10 ))
   for count in $BENCH_SCALE_LINKS; do
-    ( source "$top/tests/lib/tincan.sh"
-      TINCAN_LOG_LEVEL=warn tincan_start a -scale
-      TINCAN_LOG_LEVEL=warn tincan_start b -scale
+    ( bench_tincans_up scale
       local i
       for i in $(seq "$count"); do
         tincan_create_pair "s$i" "evs$i" "evs$i" "$(tincan_fp b)" "$(tincan_fp a)" "$BENCH_MTU"
@@ -187,7 +169,7 @@ bench_section_scale() {
       bench_record scale "links=$count" 1 anon_kb "$(bench_smaps_kb Anonymous "$PID_a")"
       bench_record scale "links=$count" 1 idle_cpu_pct \
         "$(awk -v t=$((t1 - t0)) -v hz="$BENCH_HZ" -v w="$window" 'BEGIN { printf "%.3f", 100 * t / hz / w }')"
-      kill_wait "$PID_a" "$PID_b"; rm -rf "$EVT_TMP/a" "$EVT_TMP/b" ) \
+      bench_tincans_down ) \
       || log "scale: $count links failed"
     bench_reset
   done

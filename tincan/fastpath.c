@@ -67,7 +67,7 @@ static char *fp_err(const char *what)
 }
 
 bool fastpath_open(struct fastpath *fp, int base_fd, const struct sockaddr_in *remote,
-                   char **err)
+                   struct fastpath_counters *counters, char **err)
 {
     *err = NULL;
     fp->fd = -1;
@@ -110,7 +110,7 @@ bool fastpath_open(struct fastpath *fp, int base_fd, const struct sockaddr_in *r
     fp->used = 0;
     fp->n = 0;
     fp->drops_seen = 0;
-    memset(&fp->c, 0, sizeof fp->c);
+    fp->c = counters;
     return true;
 }
 
@@ -126,9 +126,9 @@ void fastpath_close(struct fastpath *fp)
 /* ---- sending ---------------------------------------------------------- */
 
 /* One sendmsg of COUNT datagrams starting at DATA, SEG bytes each but the
- * last (COUNT 1: a plain datagram). */
-static bool fp_send(struct fastpath *fp, const uint8_t *data, size_t bytes, int count,
-                    uint16_t seg)
+ * last (COUNT 1: a plain datagram). Returns 0 or the errno. */
+static int fp_sendmsg(struct fastpath *fp, const uint8_t *data, size_t bytes, int count,
+                      uint16_t seg)
 {
     struct iovec iov = { .iov_base = (void *)data, .iov_len = bytes };
     union {
@@ -146,87 +146,58 @@ static bool fp_send(struct fastpath *fp, const uint8_t *data, size_t bytes, int 
         cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
         memcpy(CMSG_DATA(cm), &seg, sizeof seg);
     }
-    for (;;) {
-        ssize_t r = sendmsg(fp->fd, &msg, 0);
-        if (r >= 0) {
-            fp->c.tx_sends++;
-            fp->c.tx_datagrams += (uint64_t)count;
-            return true;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == ENOBUFS || errno == EAGAIN) {
-            /* the socket's queue is full: dropped, as a NIC would */
-            fp->c.tx_errors++;
-            return false;
-        }
-        return false;   /* the caller decides (EIO/EINVAL: no GSO here) */
+    while (sendmsg(fp->fd, &msg, 0) < 0) {
+        if (errno != EINTR)
+            return errno;
     }
+    fp->c->tx_sends++;
+    fp->c->tx_datagrams += (uint64_t)count;
+    return 0;
 }
 
-/* Sends COUNT datagrams one per call (no GSO). */
-static bool fp_send_each(struct fastpath *fp, const uint8_t *data, const uint16_t *len, int count)
-{
-    bool ok = true;
-    for (int i = 0; i < count; i++) {
-        if (!fp_send(fp, data, len[i], 1, 0)) {
-            if (errno != ENOBUFS && errno != EAGAIN)
-                fp->c.tx_errors++;
-            ok = false;
-        }
-        data += len[i];
-    }
-    return ok;
-}
-
-bool fastpath_flush(struct fastpath *fp)
+void fastpath_flush(struct fastpath *fp)
 {
     static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
-    bool ok = true;
     const uint8_t *p = fp->tx;
-    int i = 0;
-    while (i < fp->n) {
+    for (int i = 0; i < fp->n;) {
         int k = fp->gso ? fastpath_run(fp->len + i, fp->n - i) : 1;
         size_t bytes = 0;
         for (int j = 0; j < k; j++)
             bytes += fp->len[i + j];
-        if (k > 1 && !fp_send(fp, p, bytes, k, fp->len[i])) {
-            if (errno == EINVAL || errno == EIO || errno == EOPNOTSUPP) {
-                /* this path cannot segment (datagrams above its MTU, or a
-                 * device without GSO): one datagram per call from now on */
-                log_info(FP_MOD, "fast path: UDP GSO refused (%s); sending one datagram per call",
-                         strerror(errno));
-                fp->gso = false;
-                ok = fp_send_each(fp, p, fp->len + i, k) && ok;
-            } else {
-                if (errno != ENOBUFS && errno != EAGAIN) {
-                    fp->c.tx_errors++;
-                    log_warn_rl(&rl, FP_MOD, "fast path: send: %s", strerror(errno));
-                }
-                ok = false;
-            }
-        } else if (k == 1) {
-            ok = fp_send_each(fp, p, fp->len + i, 1) && ok;
+        int e = fp_sendmsg(fp, p, bytes, k, fp->len[i]);
+        if (e && k > 1 && (e == EINVAL || e == EIO || e == EOPNOTSUPP)) {
+            /* this path cannot segment (datagrams above its MTU, or a
+             * device without GSO): the same ones again, one per call */
+            log_info(FP_MOD, "fast path: UDP GSO refused (%s); sending one datagram per call",
+                     strerror(e));
+            fp->gso = false;
+            continue;
+        }
+        if (e) {
+            /* ENOBUFS/EAGAIN: the socket's queue is full, a drop as a
+             * NIC's; anything else is worth a word */
+            fp->c->tx_dropped += (uint64_t)k;
+            if (e != ENOBUFS && e != EAGAIN)
+                log_warn_rl(&rl, FP_MOD, "fast path: send: %s", strerror(e));
         }
         p += bytes;
         i += k;
     }
     fp->used = 0;
     fp->n = 0;
-    return ok;
 }
 
-bool fastpath_queue(struct fastpath *fp, const uint8_t *data, size_t len)
+void fastpath_queue(struct fastpath *fp, const uint8_t *data, size_t len)
 {
-    bool ok = true;
-    if (len > sizeof fp->tx)
-        return false;
+    if (len > sizeof fp->tx) {
+        fp->c->tx_dropped++;
+        return;
+    }
     if (fp->n == FASTPATH_BATCH_SEGS || fp->used + len > sizeof fp->tx)
-        ok = fastpath_flush(fp);
+        fastpath_flush(fp);
     memcpy(fp->tx + fp->used, data, len);
     fp->len[fp->n++] = (uint16_t)len;
     fp->used += len;
-    return ok;
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -241,9 +212,9 @@ struct fp_rx_ctx {
 static void fp_rx_one(void *aux, const uint8_t *data, size_t len)
 {
     struct fp_rx_ctx *x = aux;
-    x->fp->c.rx_datagrams++;
+    x->fp->c->rx_datagrams++;
     if (data[0] <= 3) {   /* STUN (RFC 7983): libnice's, not ours */
-        x->fp->c.rx_stun++;
+        x->fp->c->rx_stun++;
         return;
     }
     x->delivered++;
@@ -269,7 +240,7 @@ int fastpath_receive(struct fastpath *fp, int max_reads, fastpath_deliver_fn del
                 continue;
             return -1;
         }
-        fp->c.rx_reads++;
+        fp->c->rx_reads++;
         size_t seg = 0;
         for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
             if (cm->cmsg_level == IPPROTO_UDP && cm->cmsg_type == UDP_GRO) {
@@ -280,7 +251,7 @@ int fastpath_receive(struct fastpath *fp, int max_reads, fastpath_deliver_fn del
                 uint32_t d;
                 memcpy(&d, CMSG_DATA(cm), sizeof d);
                 /* the socket's running total of datagrams it had to drop */
-                fp->c.rx_kernel_drops += (uint32_t)(d - fp->drops_seen);
+                fp->c->rx_kernel_drops += (uint32_t)(d - fp->drops_seen);
                 fp->drops_seen = d;
             }
         }

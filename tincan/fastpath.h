@@ -25,8 +25,10 @@
 #define FASTPATH_RX_BUF      65536   /* one GRO'd receive at most */
 #define FASTPATH_SOCKBUF     (4 << 20)
 
+/* Owned by the caller, so they add up over the fast paths a link opens. */
 struct fastpath_counters {
-    uint64_t tx_sends, tx_datagrams, tx_errors;
+    uint64_t tx_sends, tx_datagrams;
+    uint64_t tx_dropped;               /* datagrams the socket refused */
     uint64_t rx_reads, rx_datagrams, rx_stun, rx_kernel_drops;
 };
 
@@ -34,7 +36,7 @@ struct fastpath {
     int fd;                            /* -1: not open */
     bool gso, gro;                     /* what the kernel accepted */
     struct sockaddr_in local, remote;
-    struct fastpath_counters c;
+    struct fastpath_counters *c;
     uint32_t drops_seen;               /* last SO_RXQ_OVFL value */
     /* the batch being built: datagrams back to back, their lengths */
     size_t used;
@@ -48,17 +50,20 @@ struct fastpath {
 typedef void (*fastpath_deliver_fn)(void *aux, const uint8_t *data, size_t len);
 
 /* Opens the data socket beside BASE_FD (libnice's socket of the selected
- * pair, whose local address is shared) towards REMOTE. Returns false with
- * *ERR (malloc'd); the link then keeps sending through libnice. */
-bool fastpath_open(struct fastpath *, int base_fd, const struct sockaddr_in *remote, char **err);
+ * pair, whose local address is shared) towards REMOTE, counting into
+ * COUNTERS (which must outlive it). Returns false with *ERR (malloc'd); the
+ * link then keeps sending through libnice. */
+bool fastpath_open(struct fastpath *, int base_fd, const struct sockaddr_in *remote,
+                   struct fastpath_counters *counters, char **err);
 void fastpath_close(struct fastpath *);   /* accepts a closed one */
 static inline bool fastpath_active(const struct fastpath *fp) { return fp->fd >= 0; }
 
 /* Adds one datagram to the batch, sending the batch first if it is full.
- * Returns false if a send failed (the datagram is then lost, as UDP's). */
-bool fastpath_queue(struct fastpath *, const uint8_t *data, size_t len);
+ * A datagram the socket refuses is lost, as UDP's are, and counted in
+ * tx_dropped. */
+void fastpath_queue(struct fastpath *, const uint8_t *data, size_t len);
 /* Sends what is batched. */
-bool fastpath_flush(struct fastpath *);
+void fastpath_flush(struct fastpath *);
 
 /* Reads what is waiting, up to MAX_READS reads, handing each datagram that
  * is not STUN to DELIVER. Returns -1 on a socket error (errno set), else

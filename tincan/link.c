@@ -41,7 +41,6 @@ struct link_counters {
     uint64_t tx_bytes, rx_bytes, tx_frames, rx_frames;
     uint64_t drop_oversize, drop_tap, drop_decrypt;
     uint64_t bad_candidates, keepalive_tx, keepalive_rx;
-    uint64_t drop_send;   /* records the fast path's socket refused */
 };
 
 struct link {
@@ -64,7 +63,7 @@ struct link {
      * NULL: records go through libnice */
     struct fastpath *fast;
     bool batching;                /* outputs queue until the TAP batch ends */
-    struct fastpath_counters fast_kept;   /* of the last fast path closed */
+    struct fastpath_counters fast_c;   /* of every fast path the link had */
 
     char *cands[LINK_MAX_LOCAL_CANDS];
     int n_cands;
@@ -194,8 +193,9 @@ static void link_dtls_output(void *aux, const uint8_t *data, size_t len)
     struct link *l = aux;
     if (l->fast) {
         /* TAP batches go out together at the batch's end */
-        if (!fastpath_queue(l->fast, data, len) || (!l->batching && !fastpath_flush(l->fast)))
-            l->c.drop_send++;
+        fastpath_queue(l->fast, data, len);
+        if (!l->batching)
+            fastpath_flush(l->fast);
         return;
     }
     if (!ice_send(l->ice, data, len) && l->state == LINK_UP)
@@ -333,8 +333,8 @@ static gboolean link_on_tap(gint fd, GIOCondition cond, gpointer data)
         l->c.tx_bytes += len;
         l->last_tx_us = g_get_monotonic_time();
     }
-    if (l->batching && l->fast && !fastpath_flush(l->fast))
-        l->c.drop_send++;
+    if (l->batching && l->fast)   /* NULL if the link failed meanwhile */
+        fastpath_flush(l->fast);
     l->batching = false;
     return G_SOURCE_CONTINUE;
 }
@@ -373,7 +373,7 @@ static void link_fast_start(struct link *l)
         return;   /* relayed (or no pair): libnice carries it */
     struct fastpath *fp = malloc(sizeof *fp);
     char *err = NULL;
-    if (!fp || !fastpath_open(fp, base, &remote, &err)) {
+    if (!fp || !fastpath_open(fp, base, &remote, &l->fast_c, &err)) {
         log_warn_rl(&rl, LINK_MOD, "link %s: staying on libnice: %s", l->id,
                     err ? err : "out of memory");
         free(err);
@@ -392,15 +392,6 @@ static void link_fast_stop(struct link *l, const char *why)
         return;
     link_source_remove(&l->fast_watch);
     fastpath_flush(l->fast);
-    struct fastpath_counters *k = &l->fast_kept;
-    const struct fastpath_counters *c = &l->fast->c;
-    k->tx_sends += c->tx_sends;
-    k->tx_datagrams += c->tx_datagrams;
-    k->tx_errors += c->tx_errors;
-    k->rx_reads += c->rx_reads;
-    k->rx_datagrams += c->rx_datagrams;
-    k->rx_stun += c->rx_stun;
-    k->rx_kernel_drops += c->rx_kernel_drops;
     fastpath_close(l->fast);
     free(l->fast);
     l->fast = NULL;
@@ -635,20 +626,10 @@ json_t *link_stats_json(const struct link *l)
                                  "age_s", (json_int_t)((now - l->created_us) / G_USEC_PER_SEC),
                                  "up_s", (json_int_t)(l->up_us ? (end - l->up_us)
                                                                  / G_USEC_PER_SEC : 0));
-    /* the fast path's, all of them since the link was made */
-    struct fastpath_counters f = l->fast_kept;
-    if (l->fast) {
-        const struct fastpath_counters *c = &l->fast->c;
-        f.tx_sends += c->tx_sends;
-        f.tx_datagrams += c->tx_datagrams;
-        f.rx_reads += c->rx_reads;
-        f.rx_datagrams += c->rx_datagrams;
-        f.rx_stun += c->rx_stun;
-        f.rx_kernel_drops += c->rx_kernel_drops;
-    }
+    const struct fastpath_counters f = l->fast_c;
     json_t *fast = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                              "path", l->fast ? "fast" : "ice",
-                             "drop_send", (json_int_t)c->drop_send,
+                             "drop_send", (json_int_t)f.tx_dropped,
                              "drop_kernel", (json_int_t)f.rx_kernel_drops,
                              "fast_tx_sends", (json_int_t)f.tx_sends,
                              "fast_tx_datagrams", (json_int_t)f.tx_datagrams,

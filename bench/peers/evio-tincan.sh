@@ -2,16 +2,12 @@
 # their control sockets (tests/lib/tincan.sh), TAP to TAP, no OVS. The ICE
 # pair is host/host on the veth; the frames are AEAD-encrypted (see
 # doc/tincan-control.md for the cipher the link reports).
-source "$EVT_TOP/tests/lib/tincan.sh"
-
 peer_version() { echo "evio-tincan $(git -C "$EVT_TOP" describe --always --dirty 2>/dev/null || echo '?')"; }
 
 peer_up() { _evio_tincan_up; }
 
 _evio_tincan_up() {
-  TINCAN_LOG_LEVEL=warn tincan_start a -bench
-  TINCAN_LOG_LEVEL=warn tincan_start b -bench
-  tincan_pair bl evt0 evt0 "$BENCH_MTU"
+  bench_tincans_up bench bl evt0 "$BENCH_MTU"
   ns a ip addr add "$BENCH_INNER_A/24" dev evt0
   ns b ip addr add "$BENCH_INNER_B/24" dev evt0
   PEER_PIDS_A=$PID_a PEER_PIDS_B=$PID_b PEER_DEV_A=evt0 PEER_DEV_B=evt0
@@ -19,10 +15,4 @@ _evio_tincan_up() {
   log "evio-tincan: $(field a bl local_type)/$(field a bl remote_type) pair, $(field a bl path) path, cipher $(field a bl cipher)"
 }
 
-peer_down() {
-  [ -n "${PID_a:-}" ] && kill_wait "$PID_a"
-  [ -n "${PID_b:-}" ] && kill_wait "$PID_b"
-  PID_a= PID_b=
-  rm -rf "$EVT_TMP/a" "$EVT_TMP/b"
-  return 0
-}
+peer_down() { bench_tincans_down; }

@@ -37,8 +37,8 @@ create_pair() { tincan_create_pair "$@" "$MTU"; }
 log "starting evio-tincan in a and b"
 start_tincan a
 start_tincan b
-FP_A=$(tc a node/info | jq -r .fingerprint)
-FP_B=$(tc b node/info | jq -r .fingerprint)
+FP_A=$(tctl a node/info | jq -r .fingerprint)
+FP_B=$(tctl b node/info | jq -r .fingerprint)
 [[ $FP_A =~ ^([0-9A-F]{2}:){31}[0-9A-F]{2}$ ]] || fail "a's fingerprint looks wrong: $FP_A"
 [ "$FP_A" != "$FP_B" ] || fail "a and b have the same fingerprint"
 
@@ -53,18 +53,18 @@ wait_until 15 "l1 up on a" is_state a l1 up
 wait_until 15 "l1 up on b" is_state b l1 up
 
 log "refused requests: duplicate link, duplicate TAP, bad candidate, bad args"
-tc a link/create "{\"link_id\":\"l1\",\"tap\":\"tax\",\"controlling\":true,\"peer_fingerprint\":\"$FP_B\"}" 2>/dev/null \
+tctl a link/create "{\"link_id\":\"l1\",\"tap\":\"tax\",\"controlling\":true,\"peer_fingerprint\":\"$FP_B\"}" 2>/dev/null \
   && fail "a duplicate link_id was accepted"
-tc a link/create "{\"link_id\":\"lx\",\"tap\":\"ta1\",\"controlling\":true,\"peer_fingerprint\":\"$FP_B\"}" 2>/dev/null \
+tctl a link/create "{\"link_id\":\"lx\",\"tap\":\"ta1\",\"controlling\":true,\"peer_fingerprint\":\"$FP_B\"}" 2>/dev/null \
   && fail "a duplicate tap was accepted"
-tc a link/create '{"link_id":"lx","tap":"tax","peer_fingerprint":42}' 2>/dev/null \
+tctl a link/create '{"link_id":"lx","tap":"tax","peer_fingerprint":42}' 2>/dev/null \
   && fail "a numeric peer_fingerprint was accepted"
-tc a link/remote '{"link_id":"l1","candidates":["candidate:garbage",17]}' 2>/dev/null \
+tctl a link/remote '{"link_id":"l1","candidates":["candidate:garbage",17]}' 2>/dev/null \
   && fail "garbage candidates were accepted"
 [ "$(field a l1 bad_candidates)" -ge 1 ] || fail "bad candidates were not counted"
-tc a link/remote '{"link_id":"nope"}' 2>/dev/null && fail "link/remote on an unknown link succeeded"
+tctl a link/remote '{"link_id":"nope"}' 2>/dev/null && fail "link/remote on an unknown link succeeded"
 is_state a l1 up || fail "l1 went down after bad requests"
-[ "$(tc a node/info | jq .links)" = 1 ] || fail "node/info does not count 1 link"
+[ "$(tctl a node/info | jq .links)" = 1 ] || fail "node/info does not count 1 link"
 
 log "ping both ways over l1"
 ns a ip addr add 192.168.77.1/24 dev ta1
@@ -79,12 +79,12 @@ ns b ping -c 2 -i 0.2 -W 2 -M do -s $((MTU - 28)) 192.168.77.1 >/dev/null || fai
 log "oversized frames are dropped and counted"
 ns a ip link set ta1 mtu 1500
 ns a ping -c 2 -i 0.2 -W 1 -M do -s 1472 192.168.77.2 >/dev/null 2>&1 && fail "an oversized ping went through"
-[ "$(field a l1 drop_oversize)" -gt 0 ] || fail "drop_oversize did not count: $(tc a link/stats)"
+[ "$(field a l1 drop_oversize)" -gt 0 ] || fail "drop_oversize did not count: $(tctl a link/stats)"
 ns a ip link set ta1 mtu $MTU
 
 log "stats: frames counted, host candidates selected"
 for n in a b; do
-  s=$(tc "$n" link/stats '{"link_id":"l1"}') || fail "link/stats on $n"
+  s=$(tctl "$n" link/stats '{"link_id":"l1"}') || fail "link/stats on $n"
   jq -e '.links[0] | .tx_frames > 0 and .rx_frames > 0 and .tx_bytes > 0 and .rx_bytes > 0' <<<"$s" >/dev/null \
     || fail "$n: frames not counted: $s"
   jq -e '.links[0] | .local_type == "host" and .remote_type == "host"' <<<"$s" >/dev/null \
@@ -110,19 +110,19 @@ while :; do
 done
 log "l2: a $sa ($ra), b $sb ($rb)"
 is_state a l1 up && is_state b l1 up || fail "l1 suffered from l2's failure"
-tc a link/remove '{"link_id":"l2"}' >/dev/null || fail "link/remove l2 on a"
-tc b link/remove '{"link_id":"l2"}' >/dev/null || fail "link/remove l2 on b"
+tctl a link/remove '{"link_id":"l2"}' >/dev/null || fail "link/remove l2 on a"
+tctl b link/remove '{"link_id":"l2"}' >/dev/null || fail "link/remove l2 on b"
 ns a ip link show ta2 >/dev/null 2>&1 && fail "ta2 still exists after link/remove"
-tc a link/stats '{"link_id":"l2"}' 2>/dev/null && fail "l2 still listed after link/remove"
+tctl a link/stats '{"link_id":"l2"}' 2>/dev/null && fail "l2 still listed after link/remove"
 
 log "link l3: link/remove on b makes a fail l3 at once (peer closed)"
 create_pair l3 ta3 tb3 "$FP_B" "$FP_A"
 wait_until 15 "l3 up on a" is_state a l3 up
 wait_until 15 "l3 up on b" is_state b l3 up
-tc b link/remove '{"link_id":"l3"}' >/dev/null || fail "link/remove l3 on b"
+tctl b link/remove '{"link_id":"l3"}' >/dev/null || fail "link/remove l3 on b"
 wait_until 3 "a reports l3 failed" is_state a l3 failed
 [ "$(field a l3 reason)" = "peer closed" ] || fail "l3 failed for \"$(field a l3 reason)\""
-tc a link/remove '{"link_id":"l3"}' >/dev/null || fail "link/remove l3 on a"
+tctl a link/remove '{"link_id":"l3"}' >/dev/null || fail "link/remove l3 on a"
 
 log "liveness: kill -9 b's evio-tincan, a must report l1 failed within 10 s"
 kill -9 "$PID_b"
@@ -134,7 +134,7 @@ reason=$(field a l1 reason)
 [ "$reason" = "peer silent" ] || fail "l1 failed for \"$reason\", expected \"peer silent\""
 log "a reported l1 failed (peer silent) after ${ms} ms"
 kill -0 "$PID_a" 2>/dev/null || fail "a's evio-tincan died"
-tc a node/info >/dev/null || fail "a's evio-tincan does not answer node/info"
+tctl a node/info >/dev/null || fail "a's evio-tincan does not answer node/info"
 ns b ip link show tb1 >/dev/null 2>&1 && fail "b's TAP outlived its process"
 
 log "SIGTERM: a exits 0, removes its socket and TAPs"
@@ -147,6 +147,6 @@ ns a ip link show ta1 >/dev/null 2>&1 && fail "ta1 outlived its process"
 
 log "restart: the certificate (and fingerprint) is reused"
 start_tincan a -restart
-[ "$(tc a node/info | jq -r .fingerprint)" = "$FP_A" ] || fail "a's fingerprint changed across a restart"
+[ "$(tctl a node/info | jq -r .fingerprint)" = "$FP_A" ] || fail "a's fingerprint changed across a restart"
 
 echo "PASS: tincan_link"

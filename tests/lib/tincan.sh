@@ -3,14 +3,15 @@
 #
 #   tincan_start NODE [CONFIG-JSON-EXTRA]   start evio-tincan in namespace NODE
 #   tincan_pair LINK TAP_A TAP_B MTU NODE_A NODE_B   create a link and wait up
-#   tc NODE CMD [JSON]                      evioctl against NODE's tincan
+#   tctl NODE CMD [JSON]                    evioctl against NODE's tincan (not "tc",
+#                                           which is iproute2's traffic control)
 #   field NODE LINK JQ-EXPR                 one value of NODE's link/stats
 
-tc() { local n=$1; shift; evctl "$EVT_TMP/$n/run/tincan.sock" "$@"; }
+tctl() { local n=$1; shift; evctl "$EVT_TMP/$n/run/tincan.sock" "$@"; }
 
-field() { tc "$1" link/stats "{\"link_id\":\"$2\"}" | jq -r ".links[0].$3"; }
+field() { tctl "$1" link/stats "{\"link_id\":\"$2\"}" | jq -r ".links[0].$3"; }
 is_state() { [ "$(field "$1" "$2" state)" = "$3" ]; }
-gathered() { tc "$1" link/local "{\"link_id\":\"$2\"}" | jq -e '.gathering_done' >/dev/null; }
+gathered() { tctl "$1" link/local "{\"link_id\":\"$2\"}" | jq -e '.gathering_done' >/dev/null; }
 
 # tincan_start NODE [SUFFIX]: sets PID_<NODE>. From the environment:
 # TINCAN_ICE, the "ice" object's members (default: no ignored interfaces),
@@ -27,10 +28,10 @@ tincan_start() {
 JSON
   bg "$n" "$EVT_TMP/tincan-$n$suffix.log" "$EVT_BUILD/evio-tincan" --config "$EVT_TMP/$n/config.json" >/dev/null
   eval "PID_$n=${EVT_PIDS[-1]}"
-  wait_until 5 "$n's control socket" tc "$n" node/info
+  wait_until 5 "$n's control socket" tctl "$n" node/info
 }
 
-tincan_fp() { tc "$1" node/info | jq -r .fingerprint; }
+tincan_fp() { tctl "$1" node/info | jq -r .fingerprint; }
 
 # tincan_create_pair LINK TAP_A TAP_B FP_FOR_A FP_FOR_B [MTU] [A] [B] [MTU_B]: A
 # (default "a") is controlling; B's side gets MTU_B (default MTU); exchanges
@@ -38,25 +39,25 @@ tincan_fp() { tc "$1" node/info | jq -r .fingerprint; }
 tincan_create_pair() {
   local link=$1 mtu=${6:-1410} na=${7:-a} nb=${8:-b}
   local mtu_b=${9:-$mtu}
-  tc "$na" link/create "{\"link_id\":\"$link\",\"tap\":\"$2\",\"mtu\":$mtu,\"controlling\":true,\"peer_fingerprint\":\"$4\"}" \
+  tctl "$na" link/create "{\"link_id\":\"$link\",\"tap\":\"$2\",\"mtu\":$mtu,\"controlling\":true,\"peer_fingerprint\":\"$4\"}" \
     >"$EVT_TMP/$link-$na.json" || fail "link/create $link on $na"
-  tc "$nb" link/create "{\"link_id\":\"$link\",\"tap\":\"$3\",\"mtu\":$mtu_b,\"controlling\":false,\"peer_fingerprint\":\"$5\"}" \
+  tctl "$nb" link/create "{\"link_id\":\"$link\",\"tap\":\"$3\",\"mtu\":$mtu_b,\"controlling\":false,\"peer_fingerprint\":\"$5\"}" \
     >"$EVT_TMP/$link-$nb.json" || fail "link/create $link on $nb"
   wait_until 10 "$na gathers for $link" gathered "$na" "$link"
   wait_until 10 "$nb gathers for $link" gathered "$nb" "$link"
   local la lb
-  la=$(tc "$na" link/local "{\"link_id\":\"$link\"}") || fail "link/local $link on $na"
-  lb=$(tc "$nb" link/local "{\"link_id\":\"$link\"}") || fail "link/local $link on $nb"
+  la=$(tctl "$na" link/local "{\"link_id\":\"$link\"}") || fail "link/local $link on $na"
+  lb=$(tctl "$nb" link/local "{\"link_id\":\"$link\"}") || fail "link/local $link on $nb"
   jq -e '.candidates | length > 0' <<<"$la" >/dev/null || fail "$na gathered no candidate for $link"
   jq -e '.candidates | length > 0' <<<"$lb" >/dev/null || fail "$nb gathered no candidate for $link"
   TINCAN_LOCAL_A=$la TINCAN_LOCAL_B=$lb
   # b gets the candidates before the credentials (they must be kept), a
   # gets everything in one request
-  tc "$nb" link/remote "$(jq -c --arg id "$link" '{link_id: $id, candidates: .candidates}' <<<"$la")" >/dev/null \
+  tctl "$nb" link/remote "$(jq -c --arg id "$link" '{link_id: $id, candidates: .candidates}' <<<"$la")" >/dev/null \
     || fail "link/remote candidates $link on $nb"
-  tc "$nb" link/remote "$(jq -c --arg id "$link" '{link_id: $id, ufrag: .ufrag, pwd: .pwd}' <<<"$la")" >/dev/null \
+  tctl "$nb" link/remote "$(jq -c --arg id "$link" '{link_id: $id, ufrag: .ufrag, pwd: .pwd}' <<<"$la")" >/dev/null \
     || fail "link/remote credentials $link on $nb"
-  tc "$na" link/remote "$(jq -c --arg id "$link" '{link_id: $id, ufrag: .ufrag, pwd: .pwd, candidates: .candidates, gathering_done: true}' <<<"$lb")" >/dev/null \
+  tctl "$na" link/remote "$(jq -c --arg id "$link" '{link_id: $id, ufrag: .ufrag, pwd: .pwd, candidates: .candidates, gathering_done: true}' <<<"$lb")" >/dev/null \
     || fail "link/remote $link on $na"
 }
 
