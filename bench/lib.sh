@@ -63,6 +63,17 @@ bench_rss_kb() {
 # bench_smaps_kb FIELD PID...: a smaps_rollup field (Pss, Anonymous) summed:
 # VmRSS counts every shared library page a process touched in full, Pss
 # divides them among the processes mapping them, Anonymous is its own
+# bench_wakeups PID: the times the process went to sleep and was woken
+# (voluntary context switches, all its threads)
+bench_wakeups() {
+  local t=0 f r
+  for f in /proc/"$1"/task/*/status; do
+    r=$(awk '/^voluntary_ctxt_switches:/ { print $2 }' "$f" 2>/dev/null) || continue
+    t=$((t + ${r:-0}))
+  done
+  echo "$t"
+}
+
 bench_smaps_kb() {
   local f=$1 t=0 p r; shift
   for p in "$@"; do

@@ -40,7 +40,7 @@ done
 [[ $secs =~ ^[1-9][0-9]*$ ]] || { echo "bench: --secs: expected a positive integer" >&2; exit 2; }
 if [ "$smoke" = 1 ]; then
   runs=1 secs=1 peers=evio-tincan
-  BENCH_SCALE_LINKS=${BENCH_SCALE_LINKS:-2}
+  BENCH_SCALE_LINKS=${BENCH_SCALE_LINKS:-2} BENCH_SCALE_SETTLE=${BENCH_SCALE_SETTLE:-0}
 fi
 export EVT_BUILD=$(cd "$build" && pwd)
 export EVT_PREFIX=${EVT_PREFIX:-evb$$-}

@@ -146,6 +146,7 @@ bench_section_relay() {
 # ---- 4. scale: one evio-tincan with many idle links -----------------------
 
 BENCH_SCALE_LINKS=${BENCH_SCALE_LINKS:-1 16 64}
+BENCH_SCALE_SETTLE=${BENCH_SCALE_SETTLE:-6}
 
 bench_section_scale() {
   log "== scale: evio-tincan's memory and idle CPU with $BENCH_SCALE_LINKS links"
@@ -160,15 +161,22 @@ bench_section_scale() {
       for i in $(seq "$count"); do
         wait_until 30 "link s$i up" is_state a "s$i" up
       done
-      local t0 t1
-      t0=$(bench_cpu_ticks "$PID_a")
+      # libnice keeps a 20 ms check timer for 5 s after a pair succeeds
+      # (then "stopping conncheck timer" in its debug log); idle means after
+      sleep "$BENCH_SCALE_SETTLE"
+      local t0 t1 w0 w1
+      t0=$(bench_cpu_ticks "$PID_a") w0=$(bench_wakeups "$PID_a")
       sleep "$window"   # the measuring interval itself, not a wait for a state
-      t1=$(bench_cpu_ticks "$PID_a")
+      t1=$(bench_cpu_ticks "$PID_a") w1=$(bench_wakeups "$PID_a")
       bench_record scale "links=$count" 1 rss_kb "$(bench_rss_kb "$PID_a")"
       bench_record scale "links=$count" 1 pss_kb "$(bench_smaps_kb Pss "$PID_a")"
+      bench_record scale "links=$count" 1 uss_kb \
+        "$(( $(bench_smaps_kb Private_Clean "$PID_a") + $(bench_smaps_kb Private_Dirty "$PID_a") ))"
       bench_record scale "links=$count" 1 anon_kb "$(bench_smaps_kb Anonymous "$PID_a")"
       bench_record scale "links=$count" 1 idle_cpu_pct \
         "$(awk -v t=$((t1 - t0)) -v hz="$BENCH_HZ" -v w="$window" 'BEGIN { printf "%.3f", 100 * t / hz / w }')"
+      bench_record scale "links=$count" 1 wakeups_per_s \
+        "$(awk -v n=$((w1 - w0)) -v w="$window" 'BEGIN { printf "%.1f", n / w }')"
       bench_tincans_down ) \
       || log "scale: $count links failed"
     bench_reset

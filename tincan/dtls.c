@@ -42,8 +42,11 @@ struct dtls {
     const uint8_t *in;         /* the datagram the BIO will hand to OpenSSL */
     size_t in_len;
     char reason[160];
-    uint8_t rx[DTLS_MAX_RECORD];
 };
+
+/* Decrypted records, each handed on before the next: one buffer for every
+ * session (one thread), so idle sessions hold none. */
+static uint8_t dtls_rx[DTLS_MAX_RECORD];
 
 const char *dtls_status_name(enum dtls_status s)
 {
@@ -249,7 +252,6 @@ void dtls_free(struct dtls *d)
     if (!d)
         return;
     SSL_free(d->ssl);   /* cleanses the session keys */
-    OPENSSL_cleanse(d->rx, sizeof d->rx);
     free(d);
 }
 
@@ -319,10 +321,10 @@ enum dtls_input_result dtls_input(struct dtls *d, const uint8_t *data, size_t le
         dtls_handshake(d);
     while (d->status == DTLS_ESTABLISHED) {
         ERR_clear_error();
-        int n = SSL_read(d->ssl, d->rx, sizeof d->rx);
+        int n = SSL_read(d->ssl, dtls_rx, sizeof dtls_rx);
         if (n > 0) {
             delivered = true;
-            d->cbs.deliver(d->aux, d->rx, (size_t)n);
+            d->cbs.deliver(d->aux, dtls_rx, (size_t)n);
             continue;
         }
         int e = SSL_get_error(d->ssl, n);

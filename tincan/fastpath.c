@@ -20,6 +20,17 @@
 #define UDP_GRO 104
 #endif
 
+/* The one send batch: datagrams of OWNER back to back, and their lengths */
+static struct {
+    struct fastpath *owner;
+    size_t used;
+    int n;
+    uint16_t len[FASTPATH_BATCH_SEGS];
+    uint8_t tx[FASTPATH_BATCH_BYTES];
+} fp_batch;
+
+static uint8_t fp_rx[FASTPATH_RX_BUF];   /* one receive, split before the next */
+
 /* ---- pure parts ------------------------------------------------------- */
 
 int fastpath_run(const uint16_t *len, int n)
@@ -107,8 +118,6 @@ bool fastpath_open(struct fastpath *fp, int base_fd, const struct sockaddr_in *r
     fp->gro = setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
     fp->gso = true;   /* until a send says otherwise */
     fp->fd = fd;
-    fp->used = 0;
-    fp->n = 0;
     fp->drops_seen = 0;
     fp->c = counters;
     return true;
@@ -119,8 +128,11 @@ void fastpath_close(struct fastpath *fp)
     if (fp->fd >= 0)
         close(fp->fd);
     fp->fd = -1;
-    fp->used = 0;
-    fp->n = 0;
+    if (fp_batch.owner == fp) {   /* unsent: lost with the socket */
+        fp_batch.owner = NULL;
+        fp_batch.used = 0;
+        fp_batch.n = 0;
+    }
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -158,13 +170,16 @@ static int fp_sendmsg(struct fastpath *fp, const uint8_t *data, size_t bytes, in
 void fastpath_flush(struct fastpath *fp)
 {
     static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
-    const uint8_t *p = fp->tx;
-    for (int i = 0; i < fp->n;) {
-        int k = fp->gso ? fastpath_run(fp->len + i, fp->n - i) : 1;
+    if (fp_batch.owner != fp)
+        return;
+    const uint8_t *p = fp_batch.tx;
+    const uint16_t *len = fp_batch.len;
+    for (int i = 0; i < fp_batch.n;) {
+        int k = fp->gso ? fastpath_run(len + i, fp_batch.n - i) : 1;
         size_t bytes = 0;
         for (int j = 0; j < k; j++)
-            bytes += fp->len[i + j];
-        int e = fp_sendmsg(fp, p, bytes, k, fp->len[i]);
+            bytes += len[i + j];
+        int e = fp_sendmsg(fp, p, bytes, k, len[i]);
         if (e && k > 1 && (e == EINVAL || e == EIO || e == EOPNOTSUPP)) {
             /* this path cannot segment (datagrams above its MTU, or a
              * device without GSO): the same ones again, one per call */
@@ -183,21 +198,24 @@ void fastpath_flush(struct fastpath *fp)
         p += bytes;
         i += k;
     }
-    fp->used = 0;
-    fp->n = 0;
+    fp_batch.owner = NULL;
+    fp_batch.used = 0;
+    fp_batch.n = 0;
 }
 
 void fastpath_queue(struct fastpath *fp, const uint8_t *data, size_t len)
 {
-    if (len > sizeof fp->tx) {
+    if (len > sizeof fp_batch.tx) {
         fp->c->tx_dropped++;
         return;
     }
-    if (fp->n == FASTPATH_BATCH_SEGS || fp->used + len > sizeof fp->tx)
-        fastpath_flush(fp);
-    memcpy(fp->tx + fp->used, data, len);
-    fp->len[fp->n++] = (uint16_t)len;
-    fp->used += len;
+    if (fp_batch.owner && (fp_batch.owner != fp || fp_batch.n == FASTPATH_BATCH_SEGS
+                           || fp_batch.used + len > sizeof fp_batch.tx))
+        fastpath_flush(fp_batch.owner);
+    fp_batch.owner = fp;
+    memcpy(fp_batch.tx + fp_batch.used, data, len);
+    fp_batch.len[fp_batch.n++] = (uint16_t)len;
+    fp_batch.used += len;
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -229,7 +247,7 @@ int fastpath_receive(struct fastpath *fp, int max_reads, fastpath_deliver_fn del
         struct cmsghdr align;
     } ctl;
     for (int r = 0; r < max_reads; r++) {
-        struct iovec iov = { .iov_base = fp->rx, .iov_len = sizeof fp->rx };
+        struct iovec iov = { .iov_base = fp_rx, .iov_len = sizeof fp_rx };
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
                               .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
         ssize_t n = recvmsg(fp->fd, &msg, 0);
@@ -256,7 +274,7 @@ int fastpath_receive(struct fastpath *fp, int max_reads, fastpath_deliver_fn del
             }
         }
         if (n > 0)
-            fastpath_split(fp->rx, (size_t)n, seg, fp_rx_one, &x);
+            fastpath_split(fp_rx, (size_t)n, seg, fp_rx_one, &x);
     }
     return x.delivered;
 }

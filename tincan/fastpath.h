@@ -38,13 +38,12 @@ struct fastpath {
     struct sockaddr_in local, remote;
     struct fastpath_counters *c;
     uint32_t drops_seen;               /* last SO_RXQ_OVFL value */
-    /* the batch being built: datagrams back to back, their lengths */
-    size_t used;
-    int n;
-    uint16_t len[FASTPATH_BATCH_SEGS];
-    uint8_t tx[FASTPATH_BATCH_BYTES];
-    uint8_t rx[FASTPATH_RX_BUF];
 };
+
+/* Every fast path of the process shares one send batch and one receive
+ * buffer (all of them run on one thread), so an idle link costs no buffer
+ * memory: a batch being built for one fast path is sent before another
+ * queues. */
 
 /* Called with each datagram received (borrowed for the call). */
 typedef void (*fastpath_deliver_fn)(void *aux, const uint8_t *data, size_t len);
@@ -58,11 +57,12 @@ bool fastpath_open(struct fastpath *, int base_fd, const struct sockaddr_in *rem
 void fastpath_close(struct fastpath *);   /* accepts a closed one */
 static inline bool fastpath_active(const struct fastpath *fp) { return fp->fd >= 0; }
 
-/* Adds one datagram to the batch, sending the batch first if it is full.
+/* Adds one datagram to the batch, sending the batch first if it is full
+ * or holds another fast path's datagrams.
  * A datagram the socket refuses is lost, as UDP's are, and counted in
  * tx_dropped. */
 void fastpath_queue(struct fastpath *, const uint8_t *data, size_t len);
-/* Sends what is batched. */
+/* Sends what is batched for this fast path. */
 void fastpath_flush(struct fastpath *);
 
 /* Reads what is waiting, up to MAX_READS reads, handing each datagram that

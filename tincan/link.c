@@ -31,7 +31,10 @@
 #define LINK_KEEPALIVE_US   (1 * G_USEC_PER_SEC)   /* send one if idle that long */
 #define LINK_SILENT_US      (5 * G_USEC_PER_SEC)   /* then the peer is gone */
 #define LINK_CONNECT_S      30                     /* to come up at all */
-#define LINK_TICK_MS        250                    /* liveness check while up */
+/* While up, a link looks at its liveness once a second. The ticks are
+ * g_timeout_add_seconds(), which GLib fires together for every link of the
+ * process: idle links cost one wakeup a second in all, not one each. */
+#define LINK_TICK_S         1
 #define LINK_TAP_BATCH      64                     /* frames per TAP wakeup */
 #define LINK_TAP_BUF        65536                  /* any frame a TAP can hold */
 #define LINK_MAX_LOCAL_CANDS 32
@@ -71,9 +74,11 @@ struct link {
 
     int64_t created_us, up_us, end_us, last_tx_us, last_rx_us;
     struct link_counters c;
-
-    uint8_t buf[LINK_TAP_BUF];   /* the one frame buffer for TAP reads */
 };
+
+/* The one frame buffer for TAP reads, shared by every link (one thread):
+ * idle links hold no buffers. */
+static uint8_t link_tap_buf[LINK_TAP_BUF];
 
 const char *link_state_name(enum link_state s)
 {
@@ -156,7 +161,7 @@ static void link_dtls_check(struct link *l)
         if (l->state == LINK_CONNECTING) {
             link_source_remove(&l->dtls_timer);
             link_set_state(l, LINK_UP, "");
-            l->tick_timer = g_timeout_add(LINK_TICK_MS, link_on_tick, l);
+            l->tick_timer = g_timeout_add_seconds(LINK_TICK_S, link_on_tick, l);
             link_fast_start(l);
         }
         return;
@@ -303,7 +308,7 @@ static gboolean link_on_tap(gint fd, GIOCondition cond, gpointer data)
     l->batching = l->fast != NULL;
     /* bounded, so one busy link cannot starve control work or other links */
     for (int i = 0; i < LINK_TAP_BATCH; i++) {
-        ssize_t n = read(fd, l->buf, sizeof l->buf);
+        ssize_t n = read(fd, link_tap_buf, sizeof link_tap_buf);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break;
@@ -318,13 +323,13 @@ static gboolean link_on_tap(gint fd, GIOCondition cond, gpointer data)
             l->c.drop_tap++;
             continue;
         }
-        if (len > link_max_frame(l, l->buf, len) || len > DTLS_MAX_RECORD) {
+        if (len > link_max_frame(l, link_tap_buf, len) || len > DTLS_MAX_RECORD) {
             l->c.drop_oversize++;
             log_warn_rl(&rl, LINK_MOD, "link %s: dropped a %zu-byte frame from %s (mtu %d)",
                         l->id, len, l->tap.name, l->mtu);
             continue;
         }
-        if (!dtls_send(l->dtls, l->buf, len)) {
+        if (!dtls_send(l->dtls, link_tap_buf, len)) {
             l->c.drop_tap++;
             link_dtls_check(l);
             continue;
@@ -417,7 +422,9 @@ static gboolean link_on_tick(gpointer data)
         link_set_state(l, LINK_FAILED, "peer silent");
         return G_SOURCE_REMOVE;
     }
-    if (now - l->last_tx_us >= LINK_KEEPALIVE_US) {
+    /* ticks are a second apart give or take GLib's slack: anything sent
+     * in the last half of one spares the keepalive */
+    if (now - l->last_tx_us >= LINK_KEEPALIVE_US / 2) {
         static const uint8_t ka = LINK_KEEPALIVE_BYTE;
         if (dtls_send(l->dtls, &ka, 1))
             l->c.keepalive_tx++;

@@ -30,7 +30,10 @@ positive node ovs+tincan tcp1_mbps
 positive relay direct tcp1_mbps
 positive relay relay tcp1_mbps
 positive scale links=2 rss_kb
-grep -q '^scale,links=2,idle_cpu_pct,' "$csv" || fail "no idle CPU figure for scale"
+positive scale links=2 uss_kb
+for m in idle_cpu_pct wakeups_per_s; do
+  grep -q "^scale,links=2,$m," "$csv" || fail "no $m figure for scale"
+done
 for n in $(ip netns list | awk '{ print $1 }'); do
   [[ $n == ${EVT_PREFIX}s-* ]] && fail "the bench left namespace $n behind"
 done
