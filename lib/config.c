@@ -755,6 +755,19 @@ static bool config_servers(struct config_ctx *c, const struct config_scope *top,
     return true;
 }
 
+/* "link": how each encrypted link behaves once up. */
+static bool config_link(struct config_ctx *c, const struct config_scope *top,
+                        struct config *cfg)
+{
+    static const char *const keys[] = { "rekey_records", NULL };
+    struct config_scope s;
+
+    /* 2^24 records per AES-GCM key (RFC 8446 5.5 allows 2^24.5); small
+     * values are for tests of rekeying itself */
+    return config_section(c, top, "link", false, &s, keys)
+           && config_int(c, &s, "rekey_records", 16, 1 << 30, 1 << 24, &cfg->rekey_records);
+}
+
 static bool config_ice(struct config_ctx *c, const struct config_scope *top,
                        struct config *cfg)
 {
@@ -993,7 +1006,7 @@ static void config_wipe_secrets(json_t *v)
 static int config_parse_buf(const char *text, size_t len, const char *path,
                             struct config *cfg, char **err)
 {
-    static const char *const top_keys[] = { "node", "xmpp", "stun", "turn", "ice", "ovs",
+    static const char *const top_keys[] = { "node", "xmpp", "stun", "turn", "ice", "link", "ovs",
                                             "overlays", NULL };
     struct config_ctx c = { .path = path ? path : "(config)" };
     struct config_scope top = { .path = "" };
@@ -1015,6 +1028,7 @@ static int config_parse_buf(const char *text, size_t len, const char *path,
                 && config_xmpp(&c, &top, cfg)
                 && config_servers(&c, &top, cfg)
                 && config_ice(&c, &top, cfg)
+                && config_link(&c, &top, cfg)
                 && config_ovs(&c, &top, cfg)
                 && config_overlays(&c, &top, cfg));
     }

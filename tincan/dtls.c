@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -16,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "evio/log.h"
+#include "rec.h"
 
 #define DTLS_MOD "dtls"
 
@@ -29,7 +31,12 @@
 struct dtls_ctx {
     SSL_CTX *ssl_ctx;
     BIO_METHOD *bio_method;
+    uint64_t rekey;            /* records per key epoch (rec.h) */
+    bool legacy;               /* act as a peer without data records */
 };
+
+/* The ALPN list a client offers: evio's data records (rec.h). */
+static const unsigned char dtls_alpn[] = "\x0a" REC_ALPN;
 
 struct dtls {
     SSL *ssl;
@@ -42,11 +49,15 @@ struct dtls {
     const uint8_t *in;         /* the datagram the BIO will hand to OpenSSL */
     size_t in_len;
     char reason[160];
+    struct rec *rec;           /* evio's data records; NULL: DTLS records */
+    uint64_t rekey;
 };
 
-/* Decrypted records, each handed on before the next: one buffer for every
- * session (one thread), so idle sessions hold none. */
-static uint8_t dtls_rx[DTLS_MAX_RECORD];
+/* Decrypted records, each handed on before the next, and the record being
+ * sealed: one buffer each for every session (one thread), so idle sessions
+ * hold none. */
+static uint8_t dtls_rx[DTLS_MAX_RECORD + REC_OVERHEAD];
+static uint8_t dtls_tx[DTLS_MAX_RECORD + REC_OVERHEAD];
 
 const char *dtls_status_name(enum dtls_status s)
 {
@@ -162,6 +173,27 @@ static int dtls_verify_cb(int preverify_ok, X509_STORE_CTX *store)
     return 1;
 }
 
+/* Server: evio's data records if the client offers them, else plain DTLS
+ * records (an older peer). */
+static int dtls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                            const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    for (unsigned int i = 0; i < inlen;) {
+        unsigned int n = in[i];
+        if (i + 1 + n > inlen)
+            break;
+        if (n == sizeof REC_ALPN - 1 && memcmp(in + i + 1, REC_ALPN, n) == 0) {
+            *out = in + i + 1;
+            *outlen = (unsigned char)n;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        i += 1 + n;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
 struct dtls_ctx *dtls_ctx_new(const struct cert *cert, char **err)
 {
     struct dtls_ctx *c = calloc(1, sizeof *c);
@@ -194,6 +226,8 @@ struct dtls_ctx *dtls_ctx_new(const struct cert *cert, char **err)
      * checked exactly once, on a full handshake. */
     SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_options(s, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_alpn_select_cb(s, dtls_alpn_select, NULL);
+    c->rekey = REC_REKEY_DEFAULT;
     return c;
 
 fail:
@@ -202,6 +236,17 @@ fail:
         *err = NULL;
     dtls_ctx_free(c);
     return NULL;
+}
+
+void dtls_ctx_set_rekey(struct dtls_ctx *c, uint64_t records)
+{
+    c->rekey = records ? records : REC_REKEY_DEFAULT;
+}
+
+void dtls_ctx_set_legacy(struct dtls_ctx *c, bool legacy)
+{
+    c->legacy = legacy;
+    SSL_CTX_set_alpn_select_cb(c->ssl_ctx, legacy ? NULL : dtls_alpn_select, NULL);
 }
 
 void dtls_ctx_free(struct dtls_ctx *c)
@@ -226,10 +271,14 @@ struct dtls *dtls_new(struct dtls_ctx *c, bool client, const uint8_t peer_fp[CER
     d->cbs = *cbs;
     d->aux = aux;
     d->status = DTLS_HANDSHAKING;
+    d->rekey = c->rekey;
 
     d->ssl = SSL_new(c->ssl_ctx);
     BIO *bio = BIO_new(c->bio_method);
-    if (!d->ssl || !bio) {
+    /* (SSL_set_alpn_protos returns 0 on success) */
+    if (!d->ssl || !bio
+        || (client && !c->legacy
+            && SSL_set_alpn_protos(d->ssl, dtls_alpn, sizeof dtls_alpn - 1) != 0)) {
         BIO_free(bio);
         ERR_clear_error();
         dtls_free(d);
@@ -252,6 +301,10 @@ void dtls_free(struct dtls *d)
     if (!d)
         return;
     SSL_free(d->ssl);   /* cleanses the session keys */
+    if (d->rec) {
+        rec_free(d->rec);
+        free(d->rec);
+    }
     free(d);
 }
 
@@ -262,6 +315,42 @@ static bool dtls_peer_pinned(struct dtls *d)
     unsigned int n = 0;
     return peer && X509_digest(peer, EVP_sha256(), fp, &n) && n == CERT_FP_LEN
            && CRYPTO_memcmp(fp, d->peer_fp, CERT_FP_LEN) == 0;
+}
+
+/* After the handshake: evio's data records if both sides agreed on them
+ * (ALPN) over an extended master secret, keyed from the exporter. */
+static bool dtls_rec_start(struct dtls *d)
+{
+    const unsigned char *proto = NULL;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(d->ssl, &proto, &n);
+    if (n != sizeof REC_ALPN - 1 || memcmp(proto, REC_ALPN, n) != 0) {
+        log_info(DTLS_MOD, "%s: the peer does not speak %s; frames go as DTLS records "
+                 "(no rekeying)", d->client ? "client" : "server", REC_ALPN);
+        return true;
+    }
+    uint8_t km[2 * REC_SECRET_LEN];
+    bool ok = SSL_get_extms_support(d->ssl) == 1
+              && SSL_export_keying_material(d->ssl, km, sizeof km, REC_EXPORT_LABEL,
+                                            sizeof REC_EXPORT_LABEL - 1, NULL, 0, 0) == 1
+              && (d->rec = calloc(1, sizeof *d->rec)) != NULL;
+    /* the first half is the client's sending secret, the second the server's */
+    const uint8_t *mine = d->client ? km : km + REC_SECRET_LEN;
+    const uint8_t *theirs = d->client ? km + REC_SECRET_LEN : km;
+    if (ok && !rec_init(d->rec, mine, theirs, d->rekey)) {
+        free(d->rec);
+        d->rec = NULL;
+        ok = false;
+    }
+    OPENSSL_cleanse(km, sizeof km);
+    if (!ok) {
+        /* the peer will send records: failing is the only honest answer */
+        ERR_clear_error();
+        dtls_set_status(d, DTLS_FAILED, SSL_get_extms_support(d->ssl) == 1
+                        ? "cannot derive the record keys" : "no extended master secret");
+        return false;
+    }
+    return true;
 }
 
 /* Drives the handshake one step; returns true once established. */
@@ -276,6 +365,8 @@ static bool dtls_handshake(struct dtls *d)
             dtls_set_status(d, DTLS_FAILED, "fingerprint mismatch");
             return false;
         }
+        if (!dtls_rec_start(d))
+            return false;
         dtls_set_status(d, DTLS_ESTABLISHED, SSL_get_cipher_name(d->ssl));
         return true;
     }
@@ -305,6 +396,31 @@ void dtls_close(struct dtls *d)
         dtls_set_status(d, DTLS_CLOSED, "closed locally");
 }
 
+static int64_t dtls_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One of evio's data records (or, once they are in use, a DTLS
+ * application record, which the peer never sends then). */
+static enum dtls_input_result dtls_rec_input(struct dtls *d, const uint8_t *data, size_t len)
+{
+    if (d->status != DTLS_ESTABLISHED || !d->rec || data[0] != REC_TYPE)
+        return DTLS_IN_DROPPED;
+    size_t n = 0;
+    switch (rec_open(d->rec, data, len, dtls_rx, &n, dtls_now_us())) {
+    case REC_OK:
+        d->cbs.deliver(d->aux, dtls_rx, n);
+        return DTLS_IN_OK;
+    case REC_REPLAY:
+        return DTLS_IN_REPLAY;
+    default:
+        return DTLS_IN_DROPPED;
+    }
+}
+
 enum dtls_input_result dtls_input(struct dtls *d, const uint8_t *data, size_t len)
 {
     if (len == 0 || len > DTLS_MAX_RECORD + 2048)
@@ -313,6 +429,8 @@ enum dtls_input_result dtls_input(struct dtls *d, const uint8_t *data, size_t le
         return DTLS_IN_DROPPED;
     if (data[0] < 20 || data[0] > 63)   /* not a DTLS record at all (RFC 7983) */
         return DTLS_IN_DROPPED;
+    if (data[0] == REC_TYPE || (d->rec && data[0] == DTLS_CT_APPLICATION_DATA))
+        return dtls_rec_input(d, data, len);
 
     d->in = data;
     d->in_len = len;
@@ -351,6 +469,12 @@ bool dtls_send(struct dtls *d, const void *data, size_t len)
 {
     if (d->status != DTLS_ESTABLISHED || len == 0 || len > DTLS_MAX_RECORD)
         return false;
+    if (d->rec) {
+        size_t n = rec_seal(d->rec, data, len, dtls_tx);
+        if (n)
+            d->cbs.output(d->aux, dtls_tx, n);
+        return n != 0;
+    }
     ERR_clear_error();
     int n = SSL_write(d->ssl, data, (int)len);
     if (n == (int)len)
@@ -379,6 +503,17 @@ void dtls_handle_timeout(struct dtls *d)
         ERR_clear_error();
         dtls_set_status(d, DTLS_FAILED, "dtls handshake timed out");
     }
+}
+
+void dtls_tick(struct dtls *d)
+{
+    if (d->rec)
+        rec_tick(d->rec, dtls_now_us());
+}
+
+const struct rec *dtls_rec(const struct dtls *d)
+{
+    return d->rec;
 }
 
 enum dtls_status dtls_get_status(const struct dtls *d)

@@ -1,7 +1,12 @@
 /* The DTLS 1.2 engine of one link: OpenSSL over a callback BIO, so it owns no
  * socket and no timer. Datagrams go in with dtls_input(), datagrams to send
  * and decrypted application records come out through callbacks; the caller
- * runs the retransmission timer from dtls_timeout_ms(). */
+ * runs the retransmission timer from dtls_timeout_ms().
+ *
+ * Once the handshake is done, frames travel as evio's data records (rec.h:
+ * keys exported from this handshake, rekeyed every N records) if the peer
+ * agreed to them by ALPN, else as DTLS application records (an older peer;
+ * no rekeying then). */
 #ifndef TINCAN_DTLS_H
 #define TINCAN_DTLS_H
 
@@ -43,6 +48,12 @@ struct dtls_callbacks {
 /* Returns NULL and sets *ERR (malloc'd) on failure. CERT must outlive it. */
 struct dtls_ctx *dtls_ctx_new(const struct cert *, char **err);
 void dtls_ctx_free(struct dtls_ctx *);   /* accepts NULL */
+/* Records per key epoch for sessions created afterwards (0: the default,
+ * REC_REKEY_DEFAULT). */
+void dtls_ctx_set_rekey(struct dtls_ctx *, uint64_t records);
+/* Sessions created afterwards neither offer nor accept data records, as an
+ * evio-tincan from before them: for tests of talking to one. */
+void dtls_ctx_set_legacy(struct dtls_ctx *, bool legacy);
 
 /* A session; CLIENT sends the first flight (dtls_start). The handshake only
  * succeeds if the peer's certificate hashes (SHA-256 over DER) to PEER_FP. */
@@ -58,7 +69,8 @@ void dtls_close(struct dtls *);
 enum dtls_input_result {
     DTLS_IN_OK,        /* consumed: handshake progress or records delivered */
     DTLS_IN_DROPPED,   /* an application record that did not authenticate,
-                          a replay, or garbage: discarded */
+                          a DTLS replay, or garbage: discarded */
+    DTLS_IN_REPLAY,    /* a data record already received: discarded */
 };
 /* Feeds one received datagram. Delivers application records through the
  * deliver callback; may send datagrams and change the status. */
@@ -71,6 +83,11 @@ bool dtls_send(struct dtls *, const void *data, size_t len);
 /* Milliseconds until dtls_handle_timeout() is due, or -1 for no timer. */
 long dtls_timeout_ms(struct dtls *);
 void dtls_handle_timeout(struct dtls *);
+
+/* Once a second while established: drops expired record keys. */
+void dtls_tick(struct dtls *);
+/* The data records in use (counters, epochs), or NULL for DTLS records. */
+const struct rec *dtls_rec(const struct dtls *);
 
 enum dtls_status dtls_get_status(const struct dtls *);
 /* Why the session failed or closed ("fingerprint mismatch", ...), or "". */

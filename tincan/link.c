@@ -17,6 +17,7 @@
 #include "evio/log.h"
 #include "fastpath.h"
 #include "ice.h"
+#include "rec.h"
 #include "tap.h"
 #include "underlay.h"
 
@@ -42,7 +43,7 @@
 
 struct link_counters {
     uint64_t tx_bytes, rx_bytes, tx_frames, rx_frames;
-    uint64_t drop_oversize, drop_tap, drop_decrypt;
+    uint64_t drop_oversize, drop_tap, drop_decrypt, drop_replay;
     uint64_t bad_candidates, keepalive_tx, keepalive_rx;
 };
 
@@ -291,10 +292,17 @@ static void link_ice_recv(void *aux, const uint8_t *data, size_t len)
     struct link *l = aux;
     if (l->state == LINK_FAILED)
         return;
-    if (dtls_input(l->dtls, data, len) == DTLS_IN_DROPPED) {
+    switch (dtls_input(l->dtls, data, len)) {
+    case DTLS_IN_OK:
+        break;
+    case DTLS_IN_DROPPED:
         l->c.drop_decrypt++;
         log_warn_rl(&rl, LINK_MOD, "link %s: dropped a %zu-byte datagram that did not "
                     "authenticate", l->id, len);
+        break;
+    case DTLS_IN_REPLAY:   /* a duplicate, or a replay: the window's business */
+        l->c.drop_replay++;
+        break;
     }
     link_dtls_check(l);
 }
@@ -417,6 +425,7 @@ static gboolean link_on_tick(gpointer data)
 {
     struct link *l = data;
     int64_t now = g_get_monotonic_time();
+    dtls_tick(l->dtls);
     if (now - l->last_rx_us >= LINK_SILENT_US) {
         l->tick_timer = 0;
         link_set_state(l, LINK_FAILED, "peer silent");
@@ -646,6 +655,20 @@ json_t *link_stats_json(const struct link *l)
     if (fast) {
         json_object_update(counters, fast);
         json_decref(fast);
+    }
+    const struct rec *r = dtls_rec(l->dtls);
+    struct rec_counters rc = r ? r->c : (struct rec_counters){ 0 };
+    json_t *recs = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+                             "records", r ? REC_ALPN : "dtls",
+                             "tx_epoch", (json_int_t)(r ? rec_tx_epoch(r) : 0),
+                             "rx_epoch", (json_int_t)(r ? rec_rx_epoch(r) : 0),
+                             "rekeys_tx", (json_int_t)rc.rekeys_tx,
+                             "rekeys_rx", (json_int_t)rc.rekeys_rx,
+                             "drop_replay", (json_int_t)c->drop_replay,
+                             "drop_epoch", (json_int_t)rc.drop_epoch);
+    if (recs) {
+        json_object_update(counters, recs);
+        json_decref(recs);
     }
     if (!o || !more || !counters) {
         json_decref(o);

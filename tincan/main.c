@@ -93,6 +93,7 @@ int main(int argc, char **argv)
         log_error(MAIN_MOD, "%s", err ? err : "cannot set up DTLS");
         goto out;
     }
+    dtls_ctx_set_rekey(dtls, (uint64_t)cfg.rekey_records);
     int e = cli_mkdir_p(cfg.run_dir, 0755);
     if (e) {
         log_error(MAIN_MOD, "%s: %s", cfg.run_dir, strerror(e));

@@ -72,6 +72,9 @@ struct config {
     bool relay_only;            /* gather and use TURN relay candidates only */
     bool fast_path;             /* direct pairs bypass libnice (tincan/fastpath.h) */
 
+    /* link */
+    int rekey_records;          /* records per key epoch (tincan/rec.h) */
+
     /* ovs */
     char *ovs_rundir;           /* default /var/run/openvswitch */
     char *ovs_db;               /* default "unix:" + ovs_rundir + "/db.sock" */

@@ -16,7 +16,8 @@
 # length arrives); c. oversized frames from the TAP and from the peer are
 # dropped and counted; d. a replayed record is dropped, the frame arrives
 # once; e. a tampered record is dropped (e2: with the original withheld, it
-# fails authentication); f. garbage datagrams change nothing.
+# fails authentication); f. garbage datagrams change nothing. Keys change
+# every 256 records throughout, and both sides keep in step.
 set -u
 source "$(dirname "$0")/../lib/common.sh"
 evt_init
@@ -119,7 +120,11 @@ ip -n "$A" link add va type veth peer name vb netns "$B" || fail "cannot create 
 ns a ip addr add 10.77.0.1/24 dev va && ns a ip link set va up
 ns b ip addr add 10.77.0.2/24 dev vb && ns b ip link set vb up
 
-log "starting evio-tincan in a and b, link l1 (mtu $MTU)"
+# every 256 records a new key (rec.h): everything below also crosses
+# rekeying, dozens of times idle and hundreds under load
+REKEY=256
+log "starting evio-tincan in a and b, link l1 (mtu $MTU), new keys every $REKEY records"
+TINCAN_EXTRA="\"link\": {\"rekey_records\": $REKEY}"
 tincan_start a
 tincan_start b
 tincan_pair l1 ta1 tb1 $MTU
@@ -156,6 +161,20 @@ log "drops after:  $(drops)"
 kill_wait "$IPERF_C" "$IPERF_S"
 link_up l1
 
+# rekeying: each side moved on as often as its records say, the receiver
+# followed every time, and no record arrived for a key already dropped
+for d in "a b" "b a"; do
+  set -- $d
+  sent=$(ctr "$1" l1 fast_tx_datagrams)
+  rk=$(ctr "$1" l1 rekeys_tx)
+  [ "$rk" -ge $(( sent / REKEY - 1 )) ] && [ "$rk" -gt 2 ] \
+    || fail "$1 sent $sent records in $rk rekeys (every $REKEY expected)"
+  [ "$(ctr "$2" l1 rx_epoch)" = "$(ctr "$1" l1 tx_epoch)" ] \
+    || fail "$2 receives in epoch $(ctr "$2" l1 rx_epoch), $1 sends in $(ctr "$1" l1 tx_epoch)"
+  [ "$(ctr "$2" l1 drop_epoch)" = 0 ] || fail "$2 dropped $(ctr "$2" l1 drop_epoch) records of unknown epochs"
+  log "$1 -> $2: $sent records in $((rk + 1)) epochs; $2 followed ($(ctr "$2" l1 rekeys_rx) rekeys)"
+done
+
 # ---- c. oversized frames -------------------------------------------------
 
 log "c. oversized frames from ta1 (mtu raised to 1500) are dropped on a"
@@ -185,17 +204,19 @@ count_result
 [ "$(ctr a l2 tx_frames)" -gt "$sent" ] || fail "a did not send the 1514-byte frame on l2"
 link_up l2
 
-# inject_once MODE MARKER: a frame with MARKER crosses a -> b while
+# inject_once MODE MARKER COUNTER: a frame with MARKER crosses a -> b while
 # framecheck injects a copy of its record on va (MODE replay: verbatim,
-# tamper: a byte flipped); b must drop the copy (OpenSSL counts replays and
-# forgeries alike in drop_decrypt) and deliver the frame exactly once
+# tamper: a byte of the tag flipped); b must drop the copy, counting it in
+# COUNTER (drop_replay: its sequence number was seen; the window is checked
+# before authentication, so a tampered copy of a received record lands
+# there too), and deliver the frame exactly once
 inject_once() {
   local base
-  base=$(ctr b l1 drop_decrypt)
+  base=$(ctr b l1 "$3")
   replay_start "$1"
   marker_once "$2"
   replay_result
-  wait_until 5 "b drops the $1 record" ctr_ge b l1 drop_decrypt $((base + 1))
+  wait_until 5 "b counts the $1 record in $3" ctr_ge b l1 "$3" $((base + 1))
   count_result
   [ "$COUNT" = 1 ] || fail "the frame of the $1 record arrived $COUNT times on tb1"
 }
@@ -208,8 +229,9 @@ PORT_A=$(field a l1 local_addr) PORT_B=$(field a l1 remote_addr)
 PORT_A=${PORT_A##*:} PORT_B=${PORT_B##*:}
 
 log "d. replay: a data record 10.77.0.1:$PORT_A -> 10.77.0.2:$PORT_B sent twice"
-inject_once replay 0xd1
-log "b rejected the replayed record (drop_decrypt $(ctr b l1 drop_decrypt))"
+[ "$(field b l1 records)" = evio-rec/1 ] || fail "l1 does not use evio's data records"
+inject_once replay 0xd1 drop_replay
+log "b rejected the replayed record (drop_replay $(ctr b l1 drop_replay))"
 link_up l1
 rx=$(ctr b l1 rx_frames)
 seq_check "a -> b after the replay" "$A:ta1" "$B:tb1"
@@ -218,11 +240,11 @@ seq_check "a -> b after the replay" "$A:ta1" "$B:tb1"
 # ---- e. tamper --------------------------------------------------------------
 
 log "e. tamper: the same record again with a payload byte flipped"
-inject_once tamper 0xe1
+inject_once tamper 0xe1 drop_replay
 link_up l1
 
-# b saw the original first, so a replay check alone may have dropped the
-# copy; withhold the original (nft drops it on b by its TTL) so that only
+# b saw the original first, so the replay window dropped the copy;
+# withhold the original (nft drops it on b by its TTL) so that only
 # authentication can
 log "e2. tamper with the original withheld: must fail to authenticate"
 ns b nft add table ip fastpath || fail "nft add table (nftables is one of scripts/deps.sh's)"

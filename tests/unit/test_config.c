@@ -82,6 +82,7 @@ static void test_minimal_defaults(void)
     CHECK_STR(cfg.ignore_interfaces[2], "docker0");
     CHECK(!cfg.relay_only);
     CHECK(cfg.fast_path);
+    CHECK(cfg.rekey_records == 1 << 24);
     CHECK_STR(cfg.ovs_rundir, "/var/run/openvswitch");
     CHECK_STR(cfg.ovs_db, "unix:/var/run/openvswitch/db.sock");
     CHECK(cfg.n_overlays == 1);
@@ -123,6 +124,7 @@ static void test_full(void)
         "'turn':[{'server':'turn.example.org:443','user':'tu','password':'tp'},"
         "        {'server':'turn2.example.org','user':'tu2','password_file':'%s'}],"
         "'ice':{'ignore_interfaces':['eth9','veth_x'],'relay_only':true,'fast_path':false},"
+        "'link':{'rekey_records':1000},"
         "'ovs':{'rundir':'/run/ovs1','db':'tcp:127.0.0.1:6640'},"
         "'overlays':{"
         "  'lab':{'bridge':{'name':'br-lab','ip':'10.10.0.1/24','mtu':9000},"
@@ -173,6 +175,7 @@ static void test_full(void)
     CHECK_STR(cfg.ignore_interfaces[1], "veth_x");
     CHECK(cfg.relay_only);
     CHECK(!cfg.fast_path);
+    CHECK(cfg.rekey_records == 1000);
     CHECK_STR(cfg.ovs_rundir, "/run/ovs1");
     CHECK_STR(cfg.ovs_db, "tcp:127.0.0.1:6640");
 
@@ -296,6 +299,10 @@ static const struct bad_case bad_cases[] = {
       "t.json: ice.relay_only: expected true or false, got \"yes\"" },
     { "{" XMPP_OK ",'ice':{'fast_path':1}," LAB_OK "}",
       "t.json: ice.fast_path: expected true or false, got 1" },
+    { "{" XMPP_OK ",'link':{'rekey_records':8}," LAB_OK "}",
+      "t.json: link.rekey_records: expected integer 16..1073741824, got 8" },
+    { "{" XMPP_OK ",'link':{'rekey':8}," LAB_OK "}",
+      "t.json: link.rekey: unknown key" },
     { "{" XMPP_OK ",'ovs':{'db':'http://x'}," LAB_OK "}",
       "t.json: ovs.db: expected \"unix:PATH\" or \"tcp:HOST:PORT\", got \"http://x\"" },
     { "{" XMPP_OK "}",

@@ -7,6 +7,7 @@
 
 #include "../../tincan/cert.h"
 #include "../../tincan/dtls.h"
+#include "../../tincan/rec.h"
 #include "check.h"
 #include "evio/log.h"
 
@@ -106,8 +107,9 @@ static void test_fp_format(const struct cert *c)
     CHECK(!cert_fp_parse(bad, fp));
 }
 
+/* LEGACY: CA and CB act as peers from before data records. */
 static void test_handshake_and_data(struct dtls_ctx *ca, struct dtls_ctx *cb,
-                                    const struct cert *A, const struct cert *B)
+                                    const struct cert *A, const struct cert *B, bool legacy)
 {
     struct endpoint a, b;
     pair_setup(ca, cb, B->fp, A->fp, &a, &b);
@@ -129,7 +131,14 @@ static void test_handshake_and_data(struct dtls_ctx *ca, struct dtls_ctx *cb,
     for (size_t i = 0; i < sizeof frame; i++) frame[i] = (uint8_t)i;
     CHECK(dtls_send(a.dtls, frame, sizeof frame));
     CHECK(a.nq == 1);
-    CHECK(a.qlen[0] > sizeof frame && a.qlen[0] <= sizeof frame + 64);
+    if (legacy) {
+        CHECK(!dtls_rec(a.dtls) && !dtls_rec(b.dtls));
+        CHECK(a.q[0][0] == 23);   /* a DTLS application record */
+        CHECK(a.qlen[0] > sizeof frame && a.qlen[0] <= sizeof frame + 64);
+    } else {
+        CHECK(dtls_rec(a.dtls) && dtls_rec(b.dtls));
+        CHECK(a.q[0][0] == REC_TYPE && a.qlen[0] == sizeof frame + REC_OVERHEAD);
+    }
     ep_flush(&a);
     CHECK(b.n_got == 1 && b.got_len == sizeof frame && !memcmp(b.got, frame, sizeof frame));
     CHECK(dtls_send(b.dtls, "\0", 1));
@@ -144,7 +153,7 @@ static void test_handshake_and_data(struct dtls_ctx *ca, struct dtls_ctx *cb,
     memcpy(copy, a.q[0], clen);
     ep_flush(&a);
     CHECK(b.n_got == before + 1);
-    CHECK(dtls_input(b.dtls, copy, clen) == DTLS_IN_DROPPED);
+    CHECK(dtls_input(b.dtls, copy, clen) == (legacy ? DTLS_IN_DROPPED : DTLS_IN_REPLAY));
     CHECK(b.n_got == before + 1);
 
     /* tamper: one flipped bit in the ciphertext, dropped; session survives */
@@ -230,6 +239,36 @@ static void test_retransmit(struct dtls_ctx *ca, struct dtls_ctx *cb, const stru
     pair_free(&a, &b);
 }
 
+/* Data records rekey every 16 records: 100 frames cross, in 7 epochs. */
+static void test_rekey(struct dtls_ctx *ca, struct dtls_ctx *cb, const struct cert *A,
+                       const struct cert *B)
+{
+    struct endpoint a, b;
+    dtls_ctx_set_rekey(ca, 16);
+    dtls_ctx_set_rekey(cb, 16);
+    pair_setup(ca, cb, B->fp, A->fp, &a, &b);
+    dtls_start(a.dtls);
+    pump(&a, &b);
+    CHECK(dtls_get_status(b.dtls) == DTLS_ESTABLISHED && dtls_rec(b.dtls));
+    uint8_t frame[300];
+    bool all = true;
+    for (int i = 0; i < 100; i++) {
+        memset(frame, i, sizeof frame);
+        int before = b.n_got;
+        CHECK(dtls_send(a.dtls, frame, sizeof frame));
+        ep_flush(&a);
+        if (b.n_got != before + 1 || b.got_len != sizeof frame || b.got[0] != i)
+            all = false;
+    }
+    CHECK(all);
+    const struct rec *ra = dtls_rec(a.dtls), *rb = dtls_rec(b.dtls);
+    CHECK(ra && ra->c.rekeys_tx == 6 && rec_tx_epoch(ra) == 6);
+    CHECK(rb && rb->c.rekeys_rx == 6 && rec_rx_epoch(rb) == 6);
+    pair_free(&a, &b);
+    dtls_ctx_set_rekey(ca, 0);
+    dtls_ctx_set_rekey(cb, 0);
+}
+
 int main(void)
 {
     log_init("test_dtls");
@@ -245,7 +284,15 @@ int main(void)
     struct dtls_ctx *cb = dtls_ctx_new(&B, &err);
     CHECK(ca && cb);
     if (ca && cb) {
-        test_handshake_and_data(ca, cb, &A, &B);
+        test_handshake_and_data(ca, cb, &A, &B, false);
+        test_rekey(ca, cb, &A, &B);
+        /* an older peer on either side: DTLS records, as before */
+        dtls_ctx_set_legacy(ca, true);
+        test_handshake_and_data(ca, cb, &A, &B, true);
+        dtls_ctx_set_legacy(ca, false);
+        dtls_ctx_set_legacy(cb, true);
+        test_handshake_and_data(ca, cb, &A, &B, true);
+        dtls_ctx_set_legacy(cb, false);
         test_fp_mismatch(ca, cb, &A, &B);
         test_retransmit(ca, cb, &A, &B);
     }
