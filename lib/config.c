@@ -759,13 +759,14 @@ static bool config_servers(struct config_ctx *c, const struct config_scope *top,
 static bool config_link(struct config_ctx *c, const struct config_scope *top,
                         struct config *cfg)
 {
-    static const char *const keys[] = { "rekey_records", NULL };
+    static const char *const keys[] = { "rekey_records", "data_records", NULL };
     struct config_scope s;
 
     /* 2^24 records per AES-GCM key (RFC 8446 5.5 allows 2^24.5); small
      * values are for tests of rekeying itself */
     return config_section(c, top, "link", false, &s, keys)
-           && config_int(c, &s, "rekey_records", 16, 1 << 30, 1 << 24, &cfg->rekey_records);
+           && config_int(c, &s, "rekey_records", 16, 1 << 30, 1 << 24, &cfg->rekey_records)
+           && config_bool(c, &s, "data_records", true, &cfg->data_records);
 }
 
 static bool config_ice(struct config_ctx *c, const struct config_scope *top,

@@ -52,7 +52,7 @@ void dtls_ctx_free(struct dtls_ctx *);   /* accepts NULL */
  * REC_REKEY_DEFAULT). */
 void dtls_ctx_set_rekey(struct dtls_ctx *, uint64_t records);
 /* Sessions created afterwards neither offer nor accept data records, as an
- * evio-tincan from before them: for tests of talking to one. */
+ * evio-tincan from before them (link.data_records false; tests). */
 void dtls_ctx_set_legacy(struct dtls_ctx *, bool legacy);
 
 /* A session; CLIENT sends the first flight (dtls_start). The handshake only

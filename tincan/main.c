@@ -94,6 +94,7 @@ int main(int argc, char **argv)
         goto out;
     }
     dtls_ctx_set_rekey(dtls, (uint64_t)cfg.rekey_records);
+    dtls_ctx_set_legacy(dtls, !cfg.data_records);
     int e = cli_mkdir_p(cfg.run_dir, 0755);
     if (e) {
         log_error(MAIN_MOD, "%s: %s", cfg.run_dir, strerror(e));

@@ -12,7 +12,7 @@ _evio_tincan_up() {
   ns b ip addr add "$BENCH_INNER_B/24" dev evt0
   PEER_PIDS_A=$PID_a PEER_PIDS_B=$PID_b PEER_DEV_A=evt0 PEER_DEV_B=evt0
   bench_wait_inner 10
-  log "evio-tincan: $(field a bl local_type)/$(field a bl remote_type) pair, $(field a bl path) path, cipher $(field a bl cipher)"
+  log "evio-tincan: $(field a bl local_type)/$(field a bl remote_type) pair, $(field a bl path) path, cipher $(field a bl cipher), $(field a bl records) records"
 }
 
 peer_down() { bench_tincans_down; }

@@ -74,6 +74,7 @@ struct config {
 
     /* link */
     int rekey_records;          /* records per key epoch (tincan/rec.h) */
+    bool data_records;          /* offer evio's data records (else DTLS records) */
 
     /* ovs */
     char *ovs_rundir;           /* default /var/run/openvswitch */

@@ -83,6 +83,7 @@ static void test_minimal_defaults(void)
     CHECK(!cfg.relay_only);
     CHECK(cfg.fast_path);
     CHECK(cfg.rekey_records == 1 << 24);
+    CHECK(cfg.data_records);
     CHECK_STR(cfg.ovs_rundir, "/var/run/openvswitch");
     CHECK_STR(cfg.ovs_db, "unix:/var/run/openvswitch/db.sock");
     CHECK(cfg.n_overlays == 1);
@@ -124,7 +125,7 @@ static void test_full(void)
         "'turn':[{'server':'turn.example.org:443','user':'tu','password':'tp'},"
         "        {'server':'turn2.example.org','user':'tu2','password_file':'%s'}],"
         "'ice':{'ignore_interfaces':['eth9','veth_x'],'relay_only':true,'fast_path':false},"
-        "'link':{'rekey_records':1000},"
+        "'link':{'rekey_records':1000,'data_records':false},"
         "'ovs':{'rundir':'/run/ovs1','db':'tcp:127.0.0.1:6640'},"
         "'overlays':{"
         "  'lab':{'bridge':{'name':'br-lab','ip':'10.10.0.1/24','mtu':9000},"
@@ -176,6 +177,7 @@ static void test_full(void)
     CHECK(cfg.relay_only);
     CHECK(!cfg.fast_path);
     CHECK(cfg.rekey_records == 1000);
+    CHECK(!cfg.data_records);
     CHECK_STR(cfg.ovs_rundir, "/run/ovs1");
     CHECK_STR(cfg.ovs_db, "tcp:127.0.0.1:6640");
 
