@@ -56,7 +56,7 @@ struct dtls {
 /* Decrypted records, each handed on before the next, and the record being
  * sealed: one buffer each for every session (one thread), so idle sessions
  * hold none. */
-static uint8_t dtls_rx[DTLS_MAX_RECORD + REC_OVERHEAD];
+static uint8_t dtls_rx[DTLS_MAX_RECORD];
 static uint8_t dtls_tx[DTLS_MAX_RECORD + REC_OVERHEAD];
 
 const char *dtls_status_name(enum dtls_status s)
@@ -410,7 +410,7 @@ static enum dtls_input_result dtls_rec_input(struct dtls *d, const uint8_t *data
     if (d->status != DTLS_ESTABLISHED || !d->rec || data[0] != REC_TYPE)
         return DTLS_IN_DROPPED;
     size_t n = 0;
-    switch (rec_open(d->rec, data, len, dtls_rx, &n, dtls_now_us())) {
+    switch (rec_open(d->rec, data, len, dtls_rx, sizeof dtls_rx, &n, dtls_now_us())) {
     case REC_OK:
         d->cbs.deliver(d->aux, dtls_rx, n);
         return DTLS_IN_OK;

@@ -175,9 +175,9 @@ size_t rec_seal(struct rec *r, const uint8_t *in, size_t len, uint8_t *out)
 }
 
 enum rec_result rec_open(struct rec *r, const uint8_t *in, size_t len, uint8_t *out,
-                         size_t *out_len, int64_t now_us)
+                         size_t out_cap, size_t *out_len, int64_t now_us)
 {
-    if (len < REC_HDR + REC_TAG || in[0] != REC_TYPE) {
+    if (len < REC_OVERHEAD || in[0] != REC_TYPE || len - REC_OVERHEAD > out_cap) {
         r->c.drop_malformed++;
         return REC_MALFORMED;
     }

@@ -106,12 +106,13 @@ void rec_free(struct rec *);
  * epoch first when this one has used its records. */
 size_t rec_seal(struct rec *, const uint8_t *in, size_t len, uint8_t *out);
 
-/* Opens record IN of LEN bytes into OUT (which holds LEN bytes); on REC_OK
- * *OUT_LEN is the plaintext's length. NOW_US (monotonic) times the previous
- * epoch's key. Anything else is counted in the counters and changes
- * nothing. */
+/* Opens record IN of LEN bytes into OUT, which holds OUT_CAP bytes (a
+ * record whose plaintext would not fit is malformed); on REC_OK *OUT_LEN is
+ * the plaintext's length. OUT may hold unauthenticated bytes after a
+ * failure. NOW_US (monotonic) times the previous epoch's key. A failure is
+ * counted in the counters and changes nothing else. */
 enum rec_result rec_open(struct rec *, const uint8_t *in, size_t len, uint8_t *out,
-                         size_t *out_len, int64_t now_us);
+                         size_t out_cap, size_t *out_len, int64_t now_us);
 
 /* Forgets the previous epoch's key once its time is up. */
 void rec_tick(struct rec *, int64_t now_us);

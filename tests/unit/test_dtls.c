@@ -170,6 +170,15 @@ static void test_handshake_and_data(struct dtls_ctx *ca, struct dtls_ctx *cb,
     uint8_t junk[40] = { 0x17, 0xfe, 0xfd };
     CHECK(dtls_input(b.dtls, junk, sizeof junk) == DTLS_IN_DROPPED);
     CHECK(dtls_input(b.dtls, junk, 3) == DTLS_IN_DROPPED);
+    /* a data record longer than any frame: refused before decryption */
+    static uint8_t huge[DTLS_MAX_RECORD + 2048];
+    memset(huge, 0x41, sizeof huge);
+    huge[0] = REC_TYPE;
+    huge[1] = 0;
+    CHECK(dtls_input(b.dtls, huge, sizeof huge) == DTLS_IN_DROPPED);
+    CHECK(dtls_input(b.dtls, huge, DTLS_MAX_RECORD + REC_OVERHEAD + 1) == DTLS_IN_DROPPED);
+    if (!legacy)
+        CHECK(dtls_rec(b.dtls)->c.drop_malformed == 2);
     uint8_t notdtls[8] = { 0x00, 0x01 };
     CHECK(dtls_input(b.dtls, notdtls, sizeof notdtls) == DTLS_IN_DROPPED);
     CHECK(dtls_get_status(b.dtls) == DTLS_ESTABLISHED);
