@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -396,13 +395,6 @@ void dtls_close(struct dtls *d)
         dtls_set_status(d, DTLS_CLOSED, "closed locally");
 }
 
-static int64_t dtls_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* One of evio's data records (or, once they are in use, a DTLS
  * application record, which the peer never sends then). */
 static enum dtls_input_result dtls_rec_input(struct dtls *d, const uint8_t *data, size_t len)
@@ -410,7 +402,7 @@ static enum dtls_input_result dtls_rec_input(struct dtls *d, const uint8_t *data
     if (d->status != DTLS_ESTABLISHED || !d->rec || data[0] != REC_TYPE)
         return DTLS_IN_DROPPED;
     size_t n = 0;
-    switch (rec_open(d->rec, data, len, dtls_rx, sizeof dtls_rx, &n, dtls_now_us())) {
+    switch (rec_open(d->rec, data, len, dtls_rx, sizeof dtls_rx, &n)) {
     case REC_OK:
         d->cbs.deliver(d->aux, dtls_rx, n);
         return DTLS_IN_OK;
@@ -508,7 +500,7 @@ void dtls_handle_timeout(struct dtls *d)
 void dtls_tick(struct dtls *d)
 {
     if (d->rec)
-        rec_tick(d->rec, dtls_now_us());
+        rec_tick(d->rec);
 }
 
 const struct rec *dtls_rec(const struct dtls *d)

@@ -29,7 +29,6 @@
  * the peer's keepalive. */
 #define LINK_KEEPALIVE_BYTE 0x00
 
-#define LINK_KEEPALIVE_US   (1 * G_USEC_PER_SEC)   /* send one if idle that long */
 #define LINK_SILENT_US      (5 * G_USEC_PER_SEC)   /* then the peer is gone */
 #define LINK_CONNECT_S      30                     /* to come up at all */
 /* While up, a link looks at its liveness once a second. The ticks are
@@ -73,7 +72,11 @@ struct link {
     int n_cands;
     bool gathering_done;
 
-    int64_t created_us, up_us, end_us, last_tx_us, last_rx_us;
+    int64_t created_us, up_us, end_us;
+    /* liveness, looked at once a tick rather than stamped per frame:
+     * records from the peer so far, and the counts at the last tick */
+    uint64_t rx_records, tick_rx, tick_tx;
+    int64_t last_rx_us;           /* the tick that last saw a record */
     struct link_counters c;
 };
 
@@ -135,7 +138,9 @@ static void link_set_state(struct link *l, enum link_state s, const char *reason
     l->state = s;
     if (s == LINK_UP) {
         l->up_us = now;
-        l->last_rx_us = l->last_tx_us = now;
+        l->last_rx_us = now;
+        l->tick_rx = l->rx_records;
+        l->tick_tx = l->c.tx_frames + l->c.keepalive_tx;
         link_source_remove(&l->connect_timer);
     } else if (s == LINK_FAILED) {
         l->end_us = now;
@@ -224,7 +229,7 @@ static void link_dtls_deliver(void *aux, const uint8_t *data, size_t len)
 {
     static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
     struct link *l = aux;
-    l->last_rx_us = g_get_monotonic_time();
+    l->rx_records++;
     if (len < ETH_HLEN_) {
         l->c.keepalive_rx++;
         return;
@@ -344,7 +349,6 @@ static gboolean link_on_tap(gint fd, GIOCondition cond, gpointer data)
         }
         l->c.tx_frames++;
         l->c.tx_bytes += len;
-        l->last_tx_us = g_get_monotonic_time();
     }
     if (l->batching && l->fast)   /* NULL if the link failed meanwhile */
         fastpath_flush(l->fast);
@@ -426,19 +430,21 @@ static gboolean link_on_tick(gpointer data)
     struct link *l = data;
     int64_t now = g_get_monotonic_time();
     dtls_tick(l->dtls);
-    if (now - l->last_rx_us >= LINK_SILENT_US) {
+    if (l->rx_records != l->tick_rx) {
+        l->tick_rx = l->rx_records;
+        l->last_rx_us = now;
+    } else if (now - l->last_rx_us >= LINK_SILENT_US) {
         l->tick_timer = 0;
         link_set_state(l, LINK_FAILED, "peer silent");
         return G_SOURCE_REMOVE;
     }
-    /* ticks are a second apart give or take GLib's slack: anything sent
-     * in the last half of one spares the keepalive */
-    if (now - l->last_tx_us >= LINK_KEEPALIVE_US / 2) {
+    /* nothing sent since the last tick: a keepalive */
+    if (l->c.tx_frames + l->c.keepalive_tx == l->tick_tx) {
         static const uint8_t ka = LINK_KEEPALIVE_BYTE;
         if (dtls_send(l->dtls, &ka, 1))
             l->c.keepalive_tx++;
-        l->last_tx_us = now;
     }
+    l->tick_tx = l->c.tx_frames + l->c.keepalive_tx;
     return G_SOURCE_CONTINUE;
 }
 
@@ -608,6 +614,25 @@ json_t *link_local_json(const struct link *l)
                      "candidates", cands, "gathering_done", l->gathering_done);
 }
 
+/* One object of every member of PARTS (json_pack results, NULL where one
+ * failed), which it takes; NULL if any failed. */
+static json_t *link_json_merge(json_t *parts[], size_t n)
+{
+    bool ok = true;
+    for (size_t i = 0; i < n; i++)
+        ok = ok && parts[i];
+    for (size_t i = 1; i < n; i++) {
+        if (ok)
+            json_object_update(parts[0], parts[i]);
+        json_decref(parts[i]);
+    }
+    if (!ok) {
+        json_decref(parts[0]);
+        return NULL;
+    }
+    return parts[0];
+}
+
 json_t *link_stats_json(const struct link *l)
 {
     char mac[18];
@@ -618,67 +643,50 @@ json_t *link_stats_json(const struct link *l)
     int64_t now = g_get_monotonic_time();
     int64_t end = l->end_us ? l->end_us : now;
     const struct link_counters *c = &l->c;
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:i}",
-                          "link_id", l->id, "tap", l->tap.name, "mac", mac,
-                          "state", link_state_name(l->state), "reason", l->reason,
-                          "controlling", l->controlling, "mtu", l->mtu);
-    json_t *more = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-                             "local_type", pair.local_type, "remote_type", pair.remote_type,
-                             "local_addr", pair.local_addr, "remote_addr", pair.remote_addr,
-                             "ice_state", ice_state_name(ice_get_state(l->ice)),
-                             "dtls_state", dtls_status_name(dtls_get_status(l->dtls)),
-                             "cipher", dtls_cipher(l->dtls));
-    json_t *counters = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                                 "tx_bytes", (json_int_t)c->tx_bytes,
-                                 "rx_bytes", (json_int_t)c->rx_bytes,
-                                 "tx_frames", (json_int_t)c->tx_frames,
-                                 "rx_frames", (json_int_t)c->rx_frames,
-                                 "drop_oversize", (json_int_t)c->drop_oversize,
-                                 "drop_tap", (json_int_t)c->drop_tap,
-                                 "drop_decrypt", (json_int_t)c->drop_decrypt,
-                                 "bad_candidates", (json_int_t)c->bad_candidates,
-                                 "keepalive_tx", (json_int_t)c->keepalive_tx,
-                                 "keepalive_rx", (json_int_t)c->keepalive_rx,
-                                 "age_s", (json_int_t)((now - l->created_us) / G_USEC_PER_SEC),
-                                 "up_s", (json_int_t)(l->up_us ? (end - l->up_us)
-                                                                 / G_USEC_PER_SEC : 0));
+    json_t *parts[5];
+    parts[0] = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:i}",
+                         "link_id", l->id, "tap", l->tap.name, "mac", mac,
+                         "state", link_state_name(l->state), "reason", l->reason,
+                         "controlling", l->controlling, "mtu", l->mtu);
+    parts[1] = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                         "local_type", pair.local_type, "remote_type", pair.remote_type,
+                         "local_addr", pair.local_addr, "remote_addr", pair.remote_addr,
+                         "ice_state", ice_state_name(ice_get_state(l->ice)),
+                         "dtls_state", dtls_status_name(dtls_get_status(l->dtls)),
+                         "cipher", dtls_cipher(l->dtls));
+    parts[2] = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                         "tx_bytes", (json_int_t)c->tx_bytes,
+                         "rx_bytes", (json_int_t)c->rx_bytes,
+                         "tx_frames", (json_int_t)c->tx_frames,
+                         "rx_frames", (json_int_t)c->rx_frames,
+                         "drop_oversize", (json_int_t)c->drop_oversize,
+                         "drop_tap", (json_int_t)c->drop_tap,
+                         "drop_decrypt", (json_int_t)c->drop_decrypt,
+                         "bad_candidates", (json_int_t)c->bad_candidates,
+                         "keepalive_tx", (json_int_t)c->keepalive_tx,
+                         "keepalive_rx", (json_int_t)c->keepalive_rx,
+                         "age_s", (json_int_t)((now - l->created_us) / G_USEC_PER_SEC),
+                         "up_s", (json_int_t)(l->up_us ? (end - l->up_us) / G_USEC_PER_SEC
+                                                       : 0));
     const struct fastpath_counters f = l->fast_c;
-    json_t *fast = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                             "path", l->fast ? "fast" : "ice",
-                             "drop_send", (json_int_t)f.tx_dropped,
-                             "drop_kernel", (json_int_t)f.rx_kernel_drops,
-                             "fast_tx_sends", (json_int_t)f.tx_sends,
-                             "fast_tx_datagrams", (json_int_t)f.tx_datagrams,
-                             "fast_rx_reads", (json_int_t)f.rx_reads,
-                             "fast_rx_datagrams", (json_int_t)f.rx_datagrams,
-                             "fast_rx_stun", (json_int_t)f.rx_stun);
-    if (fast) {
-        json_object_update(counters, fast);
-        json_decref(fast);
-    }
+    parts[3] = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                         "path", l->fast ? "fast" : "ice",
+                         "drop_send", (json_int_t)f.tx_dropped,
+                         "drop_kernel", (json_int_t)f.rx_kernel_drops,
+                         "fast_tx_sends", (json_int_t)f.tx_sends,
+                         "fast_tx_datagrams", (json_int_t)f.tx_datagrams,
+                         "fast_rx_reads", (json_int_t)f.rx_reads,
+                         "fast_rx_datagrams", (json_int_t)f.rx_datagrams,
+                         "fast_rx_stun", (json_int_t)f.rx_stun);
     const struct rec *r = dtls_rec(l->dtls);
     struct rec_counters rc = r ? r->c : (struct rec_counters){ 0 };
-    json_t *recs = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
-                             "records", r ? REC_ALPN : "dtls",
-                             "tx_epoch", (json_int_t)(r ? rec_tx_epoch(r) : 0),
-                             "rx_epoch", (json_int_t)(r ? rec_rx_epoch(r) : 0),
-                             "rekeys_tx", (json_int_t)rc.rekeys_tx,
-                             "rekeys_rx", (json_int_t)rc.rekeys_rx,
-                             "drop_replay", (json_int_t)c->drop_replay,
-                             "drop_epoch", (json_int_t)rc.drop_epoch);
-    if (recs) {
-        json_object_update(counters, recs);
-        json_decref(recs);
-    }
-    if (!o || !more || !counters) {
-        json_decref(o);
-        json_decref(more);
-        json_decref(counters);
-        return NULL;
-    }
-    json_object_update(o, more);
-    json_object_update(o, counters);
-    json_decref(more);
-    json_decref(counters);
-    return o;
+    parts[4] = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+                         "records", r ? REC_ALPN : "dtls",
+                         "tx_epoch", (json_int_t)(r ? rec_tx_epoch(r) : 0),
+                         "rx_epoch", (json_int_t)(r ? rec_rx_epoch(r) : 0),
+                         "rekeys_tx", (json_int_t)rc.rekeys_tx,
+                         "rekeys_rx", (json_int_t)rc.rekeys_rx,
+                         "drop_replay", (json_int_t)c->drop_replay,
+                         "drop_epoch", (json_int_t)rc.drop_epoch);
+    return link_json_merge(parts, sizeof parts / sizeof *parts);
 }

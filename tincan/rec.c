@@ -175,7 +175,7 @@ size_t rec_seal(struct rec *r, const uint8_t *in, size_t len, uint8_t *out)
 }
 
 enum rec_result rec_open(struct rec *r, const uint8_t *in, size_t len, uint8_t *out,
-                         size_t out_cap, size_t *out_len, int64_t now_us)
+                         size_t out_cap, size_t *out_len)
 {
     if (len < REC_OVERHEAD || in[0] != REC_TYPE || len - REC_OVERHEAD > out_cap) {
         r->c.drop_malformed++;
@@ -219,7 +219,7 @@ enum rec_result rec_open(struct rec *r, const uint8_t *in, size_t len, uint8_t *
          * for records still on their way */
         rec_epoch_free(&r->rx_prev);
         r->rx_prev = r->rx_cur;
-        r->prev_until_us = now_us + REC_PREV_KEEP_US;
+        r->prev_ticks = REC_PREV_KEEP_TICKS;
         r->rx_cur = r->rx_next;
         memset(&r->rx_next, 0, sizeof r->rx_next);
         (void)rec_rx_prepare_next(r, r->rx_cur.epoch + 1);   /* if not: no next for now */
@@ -229,9 +229,9 @@ enum rec_result rec_open(struct rec *r, const uint8_t *in, size_t len, uint8_t *
     return REC_OK;
 }
 
-void rec_tick(struct rec *r, int64_t now_us)
+void rec_tick(struct rec *r)
 {
-    if (r->rx_prev.set && now_us >= r->prev_until_us)
+    if (r->rx_prev.set && --r->prev_ticks <= 0)
         rec_epoch_free(&r->rx_prev);
     if (!r->rx_next.set)   /* an earlier derivation failed: try again */
         (void)rec_rx_prepare_next(r, r->rx_cur.epoch + 1);

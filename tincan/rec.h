@@ -26,7 +26,8 @@
  * under the 2^24.5 records per AES-GCM key RFC 8446 section 5.5 allows) and
  * forgets the old secret, so a key found later does not open earlier
  * epochs. A receiver holds three epochs: the previous one (until
- * REC_PREV_KEEP_US after the switch, for records still in flight), the
+ * REC_PREV_KEEP_TICKS calls of rec_tick() after the switch, for records
+ * still in flight), the
  * current one, and the next one (derived ahead, so a forged "next" record
  * costs one decryption attempt, not a key derivation). The first record of
  * the next epoch that authenticates moves the receiver on.
@@ -51,7 +52,7 @@
 #define REC_SEQ_MAX ((UINT64_C(1) << 48) - 1)
 #define REC_REKEY_DEFAULT (UINT64_C(1) << 24)
 #define REC_WINDOW 1024
-#define REC_PREV_KEEP_US (10 * INT64_C(1000000))
+#define REC_PREV_KEEP_TICKS 10   /* rec_tick() runs once a second */
 #define REC_ALPN "evio-rec/1"
 #define REC_EXPORT_LABEL "EXPORTER-evio-rec/1"
 
@@ -82,7 +83,7 @@ struct rec {
     /* receiving */
     uint8_t rx_secret[REC_SECRET_LEN]; /* the next epoch's, once derived */
     struct rec_epoch rx_prev, rx_cur, rx_next;
-    int64_t prev_until_us;
+    int prev_ticks;                   /* rec_tick()s left for rx_prev */
     struct rec_counters c;
 };
 
@@ -109,13 +110,12 @@ size_t rec_seal(struct rec *, const uint8_t *in, size_t len, uint8_t *out);
 /* Opens record IN of LEN bytes into OUT, which holds OUT_CAP bytes (a
  * record whose plaintext would not fit is malformed); on REC_OK *OUT_LEN is
  * the plaintext's length. OUT may hold unauthenticated bytes after a
- * failure. NOW_US (monotonic) times the previous epoch's key. A failure is
- * counted in the counters and changes nothing else. */
+ * failure. A failure is counted in the counters and changes nothing else. */
 enum rec_result rec_open(struct rec *, const uint8_t *in, size_t len, uint8_t *out,
-                         size_t out_cap, size_t *out_len, int64_t now_us);
+                         size_t out_cap, size_t *out_len);
 
-/* Forgets the previous epoch's key once its time is up. */
-void rec_tick(struct rec *, int64_t now_us);
+/* Once a second: forgets the previous epoch's key once its time is up. */
+void rec_tick(struct rec *);
 
 /* The epochs in use, for stats. */
 static inline uint64_t rec_tx_epoch(const struct rec *r) { return r->tx.epoch; }
