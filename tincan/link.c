@@ -125,6 +125,22 @@ static void link_source_remove(guint *id)
 
 static void link_fast_stop(struct link *l, const char *why);
 
+/* Watches FD for input on the default main context. The source may recurse:
+ * GLib otherwise blocks a source while it dispatches, taking its fd out of
+ * the poll set and putting it back, and each of the two changes signals the
+ * context's wakeup eventfd. That cost every TAP or socket wakeup two eventfd
+ * writes and a second poll that returned at once, on the path of every
+ * ping. Nothing here runs a nested main loop, so the recursion never happens. */
+static guint link_fd_watch(int fd, GUnixFDSourceFunc fn, struct link *l)
+{
+    GSource *src = g_unix_fd_source_new(fd, G_IO_IN);
+    g_source_set_callback(src, (GSourceFunc)(void (*)(void))fn, l, NULL);
+    g_source_set_can_recurse(src, TRUE);
+    guint id = g_source_attach(src, NULL);
+    g_source_unref(src);
+    return id;
+}
+
 /* The one place a link changes state: checks the transition, logs it,
  * stamps the time and tells the subscribers. */
 static void link_set_state(struct link *l, enum link_state s, const char *reason)
@@ -398,7 +414,7 @@ static void link_fast_start(struct link *l)
         return;
     }
     l->fast = fp;
-    l->fast_watch = g_unix_fd_add(fp->fd, G_IO_IN, link_on_fast, l);
+    l->fast_watch = link_fd_watch(fp->fd, link_on_fast, l);
     log_info(LINK_MOD, "link %s: fast path on (UDP GRO %s)", l->id, fp->gro ? "on" : "off");
 }
 
@@ -535,7 +551,7 @@ struct link *link_create(const struct link_env *env, const struct link_params *p
     }
     if (!link_start_ice(l, p, err))
         goto fail;
-    l->tap_watch = g_unix_fd_add(l->tap.fd, G_IO_IN, link_on_tap, l);
+    l->tap_watch = link_fd_watch(l->tap.fd, link_on_tap, l);
     l->connect_timer = g_timeout_add_seconds(LINK_CONNECT_S, link_on_connect_timeout, l);
     log_info(LINK_MOD, "link %s: created on %s, %s, mtu %d", l->id, l->tap.name,
              l->controlling ? "controlling" : "controlled", l->mtu);
