@@ -60,9 +60,6 @@ bench_rss_kb() {
   echo "$t"
 }
 
-# bench_smaps_kb FIELD PID...: a smaps_rollup field (Pss, Anonymous) summed:
-# VmRSS counts every shared library page a process touched in full, Pss
-# divides them among the processes mapping them, Anonymous is its own
 # bench_wakeups PID: the times the process went to sleep and was woken
 # (voluntary context switches, all its threads)
 bench_wakeups() {
@@ -74,6 +71,9 @@ bench_wakeups() {
   echo "$t"
 }
 
+# bench_smaps_kb FIELD PID...: a smaps_rollup field (Pss, Anonymous) summed:
+# VmRSS counts every shared library page a process touched in full, Pss
+# divides them among the processes mapping them, Anonymous is its own
 bench_smaps_kb() {
   local f=$1 t=0 p r; shift
   for p in "$@"; do
@@ -139,26 +139,39 @@ bench_record() {
 
 # The figures every section shares; REC is "bench_record SECTION NAME RUN".
 
-# bench_rtt REC PREFIX COUNT: COUNT pings 10 ms apart, PREFIX_p50_ms and
-# PREFIX_p99_ms
+# bench_rtt REC PREFIX COUNT [INTERVAL]: COUNT pings INTERVAL seconds apart
+# (default 0.01), PREFIX_p50_ms and PREFIX_p99_ms
 bench_rtt() {
   local rec=$1 prefix=$2 rtts
-  rtts=$(bench_ping "$3" 0.01)
+  rtts=$(bench_ping "$3" "${4:-0.01}")
   $rec "${prefix}_p50_ms" "$(bench_pct 50 <<<"$rtts")"
   $rec "${prefix}_p99_ms" "$(bench_pct 99 <<<"$rtts")"
 }
 
 # bench_tcp1 REC SECS PIDS...: one TCP stream, tcp1_mbps, and cpu_s_per_gbit
-# of PIDS (user + system time) over the same interval
+# of PIDS (user + system time) over the same interval. With BENCH_CPU_PARTS
+# (an associative array NAME -> "PID..."), also cpu_s_per_gbit_NAME for each
+# part, so a figure shows whose CPU the path spends.
+declare -A BENCH_CPU_PARTS=()
 bench_tcp1() {
-  local rec=$1 secs=$2 j t0 t1; shift 2
-  t0=$(bench_cpu_ticks "$@")
+  local rec=$1 secs=$2 j bits part; shift 2
+  local -A t0=() t1=()
+  t0[all]=$(bench_cpu_ticks "$@")
+  for part in "${!BENCH_CPU_PARTS[@]}"; do t0[$part]=$(bench_cpu_ticks ${BENCH_CPU_PARTS[$part]}); done
   j=$(bench_iperf "$secs") || return 1
-  t1=$(bench_cpu_ticks "$@")
+  t1[all]=$(bench_cpu_ticks "$@")
+  for part in "${!BENCH_CPU_PARTS[@]}"; do t1[$part]=$(bench_cpu_ticks ${BENCH_CPU_PARTS[$part]}); done
+  bits=$(jq '.end.sum_received.bytes * 8' <<<"$j")
   $rec tcp1_mbps "$(jq '.end.sum_received.bits_per_second / 1e6' <<<"$j")"
-  $rec cpu_s_per_gbit "$(awk -v t=$((t1 - t0)) -v hz="$BENCH_HZ" \
-      -v b="$(jq '.end.sum_received.bytes * 8' <<<"$j")" \
-      'BEGIN { if (b > 0 && t > 0) printf "%.3f", (t / hz) / (b / 1e9); else print "nan" }')"
+  $rec cpu_s_per_gbit "$(_bench_s_per_gbit $((t1[all] - t0[all])) "$bits")"
+  for part in "${!BENCH_CPU_PARTS[@]}"; do
+    $rec "cpu_s_per_gbit_$part" "$(_bench_s_per_gbit $((t1[$part] - t0[$part])) "$bits")"
+  done
+}
+# _bench_s_per_gbit TICKS BITS
+_bench_s_per_gbit() {
+  awk -v t="$1" -v hz="$BENCH_HZ" -v b="$2" \
+    'BEGIN { if (b > 0 && t > 0) printf "%.3f", (t / hz) / (b / 1e9); else print "nan" }'
 }
 
 # bench_tcp4 REC SECS: four TCP streams, tcp4_mbps
@@ -175,6 +188,9 @@ bench_link_measure() {
   n=$(( secs * 100 )); [ "$n" -lt 50 ] && n=50
 
   bench_rtt "$rec" rtt_idle "$n"   # first, on a quiet link
+  # every 0.5 ms the CPUs never settle into idle between pings: the
+  # datapath's own latency, without the cost of waking from idle
+  bench_rtt "$rec" rtt_warm $((n * 2)) 0.0005
   bench_tcp1 "$rec" "$secs" $PEER_PIDS_A $PEER_PIDS_B || return 1
   $rec rss_kb "$(bench_rss_kb $PEER_PIDS_A)"
   $rec pss_kb "$(bench_smaps_kb Pss $PEER_PIDS_A)"

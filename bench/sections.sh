@@ -49,6 +49,7 @@ bench_section_node() {
     ns a ip link set pa mtu "$BENCH_MTU" up && ns b ip link set pb mtu "$BENCH_MTU" up
     ns a ethtool -K pa tx off >/dev/null && ns b ethtool -K pb tx off >/dev/null
     _bench_vsctl a add-port brv pa && _bench_vsctl b add-port brv pb
+    BENCH_CPU_PARTS=([ovs]="$vs")
     _bench_node_measure ovs+veth "$run" "$vs"
     _bench_vsctl a del-port brv pa; _bench_vsctl b del-port brv pb
     ns a ip link del pa 2>/dev/null
@@ -57,11 +58,13 @@ bench_section_node() {
     # ICE must not gather on the bridges the tunnel itself feeds
     ( TINCAN_ICE='"ignore_interfaces": ["brv", "brt"]' bench_tincans_up node bn evn0 "$BENCH_MTU"
       _bench_vsctl a add-port brt evn0 && _bench_vsctl b add-port brt evn0
+      BENCH_CPU_PARTS=([ovs]="$vs" [tincan]="$PID_a $PID_b")
       _bench_node_measure ovs+tincan "$run" "$vs $PID_a $PID_b"
       _bench_vsctl a del-port brt evn0; _bench_vsctl b del-port brt evn0
       bench_tincans_down ) \
       || log "node: ovs+tincan run $run failed"
   done
+  BENCH_CPU_PARTS=()
   for n in a b; do ovs_stop "$n" "$EVT_TMP/ovs-$n"; done
   bench_topology_down
 }
@@ -132,6 +135,7 @@ bench_section_relay() {
         bench_wait_inner 10
         bench_iperf_server
         bench_rtt "bench_record relay $mode $run" rtt_idle 100
+        BENCH_CPU_PARTS=([coturn]="$COTURN_PID")
         bench_tcp1 "bench_record relay $mode $run" "$secs" "$PID_a" "$PID_b"
         bench_iperf_server_stop
         bench_tincans_down ) \

@@ -22,13 +22,16 @@ positive() {
   awk -F, -v k="$1,$2,$3" '$1 "," $2 "," $3 == k && $4 + 0 > 0 { ok = 1 } END { exit !ok }' "$csv" \
     || fail "no positive $3 for $1/$2 in $csv"
 }
-for m in tcp1_mbps tcp4_mbps udp64_kpps rtt_idle_p50_ms rtt_load_p50_ms rss_kb cpu_s_per_gbit; do
+for m in tcp1_mbps tcp4_mbps udp64_kpps rtt_idle_p50_ms rtt_warm_p50_ms rtt_load_p50_ms rss_kb cpu_s_per_gbit; do
   positive link evio-tincan "$m"
 done
 positive node ovs+veth tcp1_mbps
 positive node ovs+tincan tcp1_mbps
+positive node ovs+tincan cpu_s_per_gbit_ovs
+positive node ovs+tincan cpu_s_per_gbit_tincan
 positive relay direct tcp1_mbps
 positive relay relay tcp1_mbps
+positive relay relay cpu_s_per_gbit_coturn
 positive scale links=2 rss_kb
 positive scale links=2 uss_kb
 for m in idle_cpu_pct wakeups_per_s; do
