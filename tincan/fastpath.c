@@ -60,6 +60,19 @@ int fastpath_split(const uint8_t *buf, size_t len, size_t seg, fastpath_deliver_
     return n;
 }
 
+bool fastpath_channel_data(const uint8_t *buf, size_t len, uint16_t *channel, size_t *payload_len)
+{
+    if (len < FASTPATH_CHANNEL_HDR || buf[0] < 0x40 || buf[0] > 0x4f)
+        return false;
+    size_t n = (size_t)buf[2] << 8 | buf[3];
+    /* over UDP the message may be padded to 4 bytes, never cut short */
+    if (n > len - FASTPATH_CHANNEL_HDR)
+        return false;
+    *channel = (uint16_t)(buf[0] << 8 | buf[1]);
+    *payload_len = n;
+    return true;
+}
+
 /* ---- the socket ------------------------------------------------------- */
 
 static void fp_sockbuf(int fd, int force_opt, int opt, int bytes)
@@ -118,14 +131,58 @@ bool fastpath_open(struct fastpath *fp, int base_fd, const struct sockaddr_in *r
     fp->gro = setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
     fp->gso = true;   /* until a send says otherwise */
     fp->fd = fd;
+    fp->owned = true;
+    fp->channel = 0;
     fp->drops_seen = 0;
     fp->c = counters;
     return true;
 }
 
+bool fastpath_open_turn(struct fastpath *fp, int base_fd, const struct sockaddr_in *server,
+                        uint16_t channel, struct fastpath_counters *counters, char **err)
+{
+    *err = NULL;
+    fp->fd = -1;
+    socklen_t alen = sizeof fp->local;
+    if (getsockname(base_fd, (struct sockaddr *)&fp->local, &alen) < 0
+        || fp->local.sin_family != AF_INET || server->sin_family != AF_INET) {
+        *err = fp_err("the relayed pair's socket has no IPv4 address");
+        return false;
+    }
+    if (channel < 0x4000 || channel > 0x4fff) {
+        errno = EINVAL;
+        *err = fp_err("TURN channel out of range");
+        return false;
+    }
+    /* a GSO batch needs more room than libnice's default send buffer */
+    fp_sockbuf(base_fd, SO_SNDBUFFORCE, SO_SNDBUF, FASTPATH_SOCKBUF);
+    fp->remote = *server;
+    fp->fd = base_fd;
+    fp->owned = false;
+    fp->channel = channel;
+    fp->gso = true;
+    fp->gro = false;
+    fp->drops_seen = 0;
+    fp->c = counters;
+    return true;
+}
+
+bool fastpath_turn_retarget(struct fastpath *fp, const struct sockaddr_in *server,
+                            uint16_t channel)
+{
+    if (fp->owned || channel < 0x4000 || channel > 0x4fff
+        || (fp->channel == channel && fp->remote.sin_addr.s_addr == server->sin_addr.s_addr
+            && fp->remote.sin_port == server->sin_port))
+        return false;
+    fastpath_flush(fp);
+    fp->channel = channel;
+    fp->remote = *server;
+    return true;
+}
+
 void fastpath_close(struct fastpath *fp)
 {
-    if (fp->fd >= 0)
+    if (fp->fd >= 0 && fp->owned)
         close(fp->fd);
     fp->fd = -1;
     if (fp_batch.owner == fp) {   /* unsent: lost with the socket */
@@ -148,6 +205,10 @@ static int fp_sendmsg(struct fastpath *fp, const uint8_t *data, size_t bytes, in
         struct cmsghdr align;
     } ctl;
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (!fp->owned) {   /* libnice's socket is not connected */
+        msg.msg_name = &fp->remote;
+        msg.msg_namelen = sizeof fp->remote;
+    }
     if (count > 1) {
         memset(&ctl, 0, sizeof ctl);
         msg.msg_control = ctl.buf;
@@ -205,17 +266,25 @@ void fastpath_flush(struct fastpath *fp)
 
 void fastpath_queue(struct fastpath *fp, const uint8_t *data, size_t len)
 {
-    if (len > sizeof fp_batch.tx) {
+    size_t hdr = fp->channel ? FASTPATH_CHANNEL_HDR : 0;
+    if (len + hdr > sizeof fp_batch.tx) {
         fp->c->tx_dropped++;
         return;
     }
     if (fp_batch.owner && (fp_batch.owner != fp || fp_batch.n == FASTPATH_BATCH_SEGS
-                           || fp_batch.used + len > sizeof fp_batch.tx))
+                           || fp_batch.used + hdr + len > sizeof fp_batch.tx))
         fastpath_flush(fp_batch.owner);
     fp_batch.owner = fp;
-    memcpy(fp_batch.tx + fp_batch.used, data, len);
-    fp_batch.len[fp_batch.n++] = (uint16_t)len;
-    fp_batch.used += len;
+    uint8_t *p = fp_batch.tx + fp_batch.used;
+    if (hdr) {   /* ChannelData: channel, length; over UDP no padding */
+        p[0] = (uint8_t)(fp->channel >> 8);
+        p[1] = (uint8_t)fp->channel;
+        p[2] = (uint8_t)(len >> 8);
+        p[3] = (uint8_t)len;
+    }
+    memcpy(p + hdr, data, len);
+    fp_batch.len[fp_batch.n++] = (uint16_t)(hdr + len);
+    fp_batch.used += hdr + len;
 }
 
 /* ---- receiving -------------------------------------------------------- */

@@ -11,7 +11,13 @@
  * libnice keeps its socket for anything from other addresses (a peer that
  * moved to another pair) and for its own checks; STUN from the peer that
  * lands here is counted and dropped (RFC 7983: first byte 0..3), which is
- * harmless since evio runs without consent freshness. */
+ * harmless since evio runs without consent freshness.
+ *
+ * Through a TURN relay the fast path only sends: records go out batched, as
+ * TURN ChannelData on the channel libnice bound to the peer (RFC 8656
+ * §12.4), from libnice's own socket to the server. Everything the server
+ * sends back stays libnice's: it keeps the allocation, permission and
+ * channel alive and hands us the peer's records as before. */
 #ifndef TINCAN_FASTPATH_H
 #define TINCAN_FASTPATH_H
 
@@ -34,8 +40,10 @@ struct fastpath_counters {
 
 struct fastpath {
     int fd;                            /* -1: not open */
+    bool owned;                        /* false: libnice's socket, only sent on */
+    uint16_t channel;                  /* nonzero: TURN ChannelData on it */
     bool gso, gro;                     /* what the kernel accepted */
-    struct sockaddr_in local, remote;
+    struct sockaddr_in local, remote;  /* remote: the peer or the TURN server */
     struct fastpath_counters *c;
     uint32_t drops_seen;               /* last SO_RXQ_OVFL value */
 };
@@ -54,6 +62,15 @@ typedef void (*fastpath_deliver_fn)(void *aux, const uint8_t *data, size_t len);
  * link then keeps sending through libnice. */
 bool fastpath_open(struct fastpath *, int base_fd, const struct sockaddr_in *remote,
                    struct fastpath_counters *counters, char **err);
+/* Sends through the TURN server SERVER on BASE_FD (libnice's socket of the
+ * selected relayed pair, which stays libnice's to read and close), each
+ * record as ChannelData on CHANNEL. */
+bool fastpath_open_turn(struct fastpath *, int base_fd, const struct sockaddr_in *server,
+                        uint16_t channel, struct fastpath_counters *counters, char **err);
+/* Points a TURN fast path at SERVER and CHANNEL, sending what is batched
+ * first; returns whether either changed. */
+bool fastpath_turn_retarget(struct fastpath *, const struct sockaddr_in *server,
+                            uint16_t channel);
 void fastpath_close(struct fastpath *);   /* accepts a closed one */
 static inline bool fastpath_active(const struct fastpath *fp) { return fp->fd >= 0; }
 
@@ -69,6 +86,14 @@ void fastpath_flush(struct fastpath *);
  * is not STUN to DELIVER. Returns -1 on a socket error (errno set), else
  * the number of datagrams delivered. */
 int fastpath_receive(struct fastpath *, int max_reads, fastpath_deliver_fn, void *aux);
+
+/* A TURN ChannelData message's header (RFC 8656 §12.4) in its first
+ * FASTPATH_CHANNEL_HDR bytes (the only ones read) of a datagram LEN bytes
+ * long: the channel (0x4000..0x4fff) and the payload's length, which must
+ * fit in the datagram. Returns false for anything else (STUN, a record, a
+ * short or inconsistent one). Pure; for tests. */
+#define FASTPATH_CHANNEL_HDR 4
+bool fastpath_channel_data(const uint8_t *buf, size_t len, uint16_t *channel, size_t *payload_len);
 
 /* Splits a GRO'd buffer of LEN bytes into datagrams of SEG bytes (the last
  * may be shorter); SEG 0 means one datagram. Pure; for tests. */

@@ -2,6 +2,9 @@
  * default main context, the one evio-tincan's loop iterates. */
 #include "ice.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,8 @@ struct ice {
     char *remote_ufrag, *remote_pwd;
     GSList *pending;                   /* NiceCandidate *: waiting for credentials */
     int n_remote;
+    struct sockaddr_in *turn;          /* the IPv4 TURN servers libnice took */
+    int n_turn;
 };
 
 const char *ice_state_name(enum ice_state s)
@@ -174,12 +179,18 @@ struct ice *ice_new(const struct ice_params *p, const struct ice_callbacks *cbs,
         ice_free(ice);
         return NULL;
     }
+    ice->turn = p->n_turn > 0 ? calloc((size_t)p->n_turn, sizeof *ice->turn) : NULL;
     for (int i = 0; i < p->n_turn; i++) {
         const struct ice_server *t = &p->turn[i];
         if (!nice_agent_set_relay_info(ice->agent, ice->stream, ICE_COMPONENT, t->ip, t->port,
                                        t->user ? t->user : "", t->password ? t->password : "",
-                                       NICE_RELAY_TYPE_TURN_UDP))
+                                       NICE_RELAY_TYPE_TURN_UDP)) {
             log_warn(ICE_MOD, "TURN server %s:%u refused by libnice", t->ip, t->port);
+            continue;
+        }
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(t->port) };
+        if (ice->turn && inet_pton(AF_INET, t->ip, &a.sin_addr) == 1)
+            ice->turn[ice->n_turn++] = a;
     }
     nice_agent_attach_recv(ice->agent, ice->stream, ICE_COMPONENT, g_main_context_default(),
                            ice_on_recv, ice);
@@ -222,6 +233,7 @@ void ice_free(struct ice *ice)
     if (ice->remote_pwd)
         explicit_bzero(ice->remote_pwd, strlen(ice->remote_pwd));
     free(ice->remote_pwd);
+    free(ice->turn);
     free(ice);
 }
 
@@ -337,21 +349,86 @@ bool ice_send(struct ice *ice, const uint8_t *data, size_t len)
                            (const gchar *)data) == (gint)len;
 }
 
-int ice_selected_direct(const struct ice *ice, struct sockaddr_in *remote)
+/* The selected pair's local candidate, and the peer's address in *REMOTE,
+ * if the pair is UDP over IPv4 and its local candidate is (RELAYED) or is
+ * not (!RELAYED) a TURN relay. */
+static bool ice_selected_udp4(const struct ice *ice, bool relayed, NiceCandidate **local,
+                              struct sockaddr_in *remote)
 {
     NiceCandidate *l = NULL, *r = NULL;
     if (!nice_agent_get_selected_pair(ice->agent, ice->stream, ICE_COMPONENT, &l, &r) || !l || !r
-        || l->type == NICE_CANDIDATE_TYPE_RELAYED || l->transport != NICE_CANDIDATE_TRANSPORT_UDP
+        || (l->type == NICE_CANDIDATE_TYPE_RELAYED) != relayed
+        || l->transport != NICE_CANDIDATE_TRANSPORT_UDP
         || nice_address_ip_version(&r->addr) != 4)
+        return false;
+    *local = l;
+    memset(remote, 0, sizeof *remote);
+    nice_address_copy_to_sockaddr(&r->addr, (struct sockaddr *)remote);
+    return true;
+}
+
+int ice_selected_direct(const struct ice *ice, struct sockaddr_in *remote)
+{
+    NiceCandidate *l;
+    if (!ice_selected_udp4(ice, false, &l, remote))
         return -1;
     GSocket *gs = nice_agent_get_selected_socket(ice->agent, ice->stream, ICE_COMPONENT);
     if (!gs)
         return -1;
     int fd = g_socket_get_fd(gs);
     g_object_unref(gs);   /* the agent keeps its own reference */
-    memset(remote, 0, sizeof *remote);
-    nice_address_copy_to_sockaddr(&r->addr, (struct sockaddr *)remote);
     return fd;
+}
+
+/* The process's unconnected UDP socket bound to A, or -1 */
+static int ice_fd_bound_to(const struct sockaddr_in *a)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int found = -1;
+    for (struct dirent *e; found < 0 && (e = readdir(d));) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name || fd < 0 || fd == dirfd(d))
+            continue;
+        struct sockaddr_in b, p;
+        socklen_t blen = sizeof b, plen = sizeof p;
+        int type = 0;
+        socklen_t tlen = sizeof type;
+        if (getsockname((int)fd, (struct sockaddr *)&b, &blen) == 0 && blen == sizeof b
+            && b.sin_family == AF_INET && b.sin_addr.s_addr == a->sin_addr.s_addr
+            && b.sin_port == a->sin_port
+            && getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_DGRAM
+            && getpeername((int)fd, (struct sockaddr *)&p, &plen) < 0 && errno == ENOTCONN)
+            found = (int)fd;
+    }
+    closedir(d);
+    return found;
+}
+
+bool ice_is_turn_server(const struct ice *ice, const struct sockaddr_in *a)
+{
+    for (int i = 0; i < ice->n_turn; i++)
+        if (a->sin_family == AF_INET && ice->turn[i].sin_addr.s_addr == a->sin_addr.s_addr
+            && ice->turn[i].sin_port == a->sin_port)
+            return true;
+    return false;
+}
+
+int ice_selected_relayed(const struct ice *ice, struct sockaddr_in *peer)
+{
+    NiceCandidate *l;
+    if (!ice_selected_udp4(ice, true, &l, peer) || nice_address_ip_version(&l->base_addr) != 4)
+        return -1;
+    /* libnice has no GSocket for a TURN pair (its TURN layer wraps the host
+     * socket it reaches the server from), but the relayed candidate's base
+     * address is that socket's: the one unconnected UDP socket bound to it
+     * (the direct fast paths' own sockets are connected) */
+    struct sockaddr_in base;
+    memset(&base, 0, sizeof base);
+    nice_address_copy_to_sockaddr(&l->base_addr, (struct sockaddr *)&base);
+    return ice_fd_bound_to(&base);
 }
 
 bool ice_selected_pair(const struct ice *ice, struct ice_pair *p)

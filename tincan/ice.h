@@ -84,6 +84,12 @@ bool ice_selected_pair(const struct ice *, struct ice_pair *p);
  * address on it, if the pair is direct UDP over IPv4 (not a TURN relay);
  * else -1. For the link's fast path (fastpath.h). */
 int ice_selected_direct(const struct ice *, struct sockaddr_in *remote);
+/* The same for a pair whose local candidate is a TURN relay: libnice's
+ * socket to the server and the peer's address beyond it; else -1. */
+int ice_selected_relayed(const struct ice *, struct sockaddr_in *peer);
+/* Whether A is one of the TURN servers (IPv4, as configured) this agent
+ * allocates on. */
+bool ice_is_turn_server(const struct ice *, const struct sockaddr_in *a);
 enum ice_state ice_get_state(const struct ice *);
 
 /* Detaches every callback, releases TURN allocations (asynchronously, on the

@@ -3,10 +3,12 @@
  * context; nothing here blocks. */
 #include "link.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -39,6 +41,8 @@
 #define LINK_TAP_BUF        65536                  /* any frame a TAP can hold */
 #define LINK_MAX_LOCAL_CANDS 32
 #define LINK_FAST_READS     32                     /* socket reads per wakeup */
+#define LINK_TURN_PEEKS     4096                   /* datagrams looked at for a channel */
+#define LINK_TURN_RECHECK_TICKS 30                 /* ticks between looks again */
 
 struct link_counters {
     uint64_t tx_bytes, rx_bytes, tx_frames, rx_frames;
@@ -62,9 +66,17 @@ struct link {
 
     guint tap_watch, connect_timer, dtls_timer, tick_timer, fast_watch;
 
-    /* the lean data path, while the selected pair is direct (fastpath.h);
+    /* the lean data path (fastpath.h) of the selected pair: its own socket
+     * if the pair is direct, ChannelData on libnice's socket if relayed;
      * NULL: records go through libnice */
     struct fastpath *fast;
+    /* the selected pair the fast path is for (or waits on) */
+    int fast_base;
+    bool fast_relayed;
+    struct sockaddr_in fast_peer;
+    /* relayed: looking at libnice's socket for the channel (link_turn_peek) */
+    guint turn_watch;
+    unsigned turn_peeks, turn_ticks;
     bool batching;                /* outputs queue until the TAP batch ends */
     struct fastpath_counters fast_c;   /* of every fast path the link had */
 
@@ -387,23 +399,129 @@ static gboolean link_on_fast(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-/* Moves the link's records onto a socket of its own if the selected pair
- * is direct; a link that cannot stays on libnice, which always works. */
+/* Learning the TURN channel. The peer's records reach us through the server
+ * as ChannelData on the channel libnice bound to the peer (the server uses
+ * one number both ways, RFC 8656 §12), so the first such message from one of
+ * our TURN servers that carries a record tells where and how to send. It is
+ * looked at in place (MSG_PEEK) from the check of a source of our own on
+ * libnice's socket: GLib checks every ready source before it dispatches any,
+ * so the look comes before libnice's read, and a check that declines leaves
+ * nothing pending. The source dispatches only to start the fast path, or to
+ * give up after LINK_TURN_PEEKS datagrams (a server that never sends
+ * ChannelData must not cost a look per datagram for ever). Once the fast
+ * path runs, the tick starts one such look every LINK_TURN_RECHECK_TICKS,
+ * to follow the channel should libnice have had to bind a new one. */
+struct turn_peek {
+    GSource src;
+    /* g_source_add_poll's, not g_source_add_unix_fd's: GLib would dispatch
+     * a source whenever one of the latter is ready, whatever its check says */
+    GPollFD pfd;
+    int fd;                       /* libnice's, borrowed */
+    struct link *l;
+    bool found;
+    uint16_t channel;
+    struct sockaddr_in server;
+};
+
+static gboolean turn_peek_check(GSource *src)
+{
+    struct turn_peek *t = (struct turn_peek *)src;
+    if (!(t->pfd.revents & G_IO_IN))
+        return FALSE;
+    uint8_t head[FASTPATH_CHANNEL_HDR + 1];
+    socklen_t flen = sizeof t->server;
+    /* MSG_TRUNC: the datagram's whole length, though only HEAD is copied */
+    ssize_t n = recvfrom(t->fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC,
+                         (struct sockaddr *)&t->server, &flen);
+    size_t plen;
+    t->found = n > (ssize_t)FASTPATH_CHANNEL_HDR && flen == sizeof t->server
+               && fastpath_channel_data(head, (size_t)n, &t->channel, &plen) && plen > 0
+               && head[FASTPATH_CHANNEL_HDR] >= 20 && head[FASTPATH_CHANNEL_HDR] <= 63
+               && ice_is_turn_server(t->l->ice, &t->server);
+    return t->found || (n >= 0 && ++t->l->turn_peeks >= LINK_TURN_PEEKS);
+}
+
+static gboolean turn_peek_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
+    (void)cb;
+    (void)data;
+    struct turn_peek *t = (struct turn_peek *)src;
+    struct link *l = t->l;
+    l->turn_watch = 0;
+    if (l->fast) {   /* a look again (link_on_tick) */
+        if (t->found && fastpath_turn_retarget(l->fast, &t->server, t->channel))
+            log_info(LINK_MOD, "link %s: the TURN channel is now 0x%04x", l->id, t->channel);
+        return G_SOURCE_REMOVE;
+    }
+    if (!t->found) {
+        log_info(LINK_MOD, "link %s: no record through the TURN server in %u datagrams; "
+                 "staying on libnice", l->id, l->turn_peeks);
+        return G_SOURCE_REMOVE;
+    }
+    struct fastpath *fp = malloc(sizeof *fp);
+    char *err = NULL;
+    if (!fp || !fastpath_open_turn(fp, t->fd, &t->server, t->channel, &l->fast_c, &err)) {
+        log_warn_rl(&rl, LINK_MOD, "link %s: staying on libnice: %s", l->id,
+                    err ? err : "out of memory");
+        free(err);
+        free(fp);
+        return G_SOURCE_REMOVE;
+    }
+    l->fast = fp;
+    log_info(LINK_MOD, "link %s: fast path on through the TURN server (channel 0x%04x)", l->id,
+             t->channel);
+    return G_SOURCE_REMOVE;
+}
+
+static guint link_turn_peek(struct link *l)
+{
+    static GSourceFuncs funcs = { .check = turn_peek_check, .dispatch = turn_peek_dispatch };
+    GSource *src = g_source_new(&funcs, sizeof(struct turn_peek));
+    struct turn_peek *t = (struct turn_peek *)src;
+    t->l = l;
+    t->fd = l->fast_base;
+    t->pfd.fd = t->fd;
+    t->pfd.events = G_IO_IN;
+    g_source_add_poll(src, &t->pfd);
+    l->turn_peeks = 0;
+    guint id = g_source_attach(src, NULL);
+    g_source_unref(src);
+    return id;
+}
+
+/* Moves the link's records onto the fast path of the selected pair: a
+ * socket of its own if the pair is direct, ChannelData through the TURN
+ * server if it is relayed (once the channel is known). A link that cannot
+ * stays on libnice, which always works. */
 static void link_fast_start(struct link *l)
 {
     static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
     if (l->state != LINK_UP || (l->env->cfg && !l->env->cfg->fast_path))
         return;
     struct sockaddr_in remote;
+    bool relayed = false;
     int base = ice_selected_direct(l->ice, &remote);
-    if (l->fast) {
-        if (base >= 0 && remote.sin_addr.s_addr == l->fast->remote.sin_addr.s_addr
-            && remote.sin_port == l->fast->remote.sin_port)
+    if (base < 0) {
+        base = ice_selected_relayed(l->ice, &remote);
+        relayed = base >= 0;
+    }
+    if (l->fast || l->turn_watch) {
+        if (base >= 0 && base == l->fast_base && relayed == l->fast_relayed
+            && remote.sin_addr.s_addr == l->fast_peer.sin_addr.s_addr
+            && remote.sin_port == l->fast_peer.sin_port)
             return;   /* the same pair again */
         link_fast_stop(l, "the selected pair changed");
     }
     if (base < 0)
-        return;   /* relayed (or no pair): libnice carries it */
+        return;   /* no pair, or not UDP over IPv4: libnice carries it */
+    l->fast_base = base;
+    l->fast_relayed = relayed;
+    l->fast_peer = remote;
+    if (relayed) {
+        l->turn_watch = link_turn_peek(l);
+        return;
+    }
     struct fastpath *fp = malloc(sizeof *fp);
     char *err = NULL;
     if (!fp || !fastpath_open(fp, base, &remote, &l->fast_c, &err)) {
@@ -421,6 +539,7 @@ static void link_fast_start(struct link *l)
 /* Back to libnice; WHY (may be NULL: the link is ending) is logged. */
 static void link_fast_stop(struct link *l, const char *why)
 {
+    link_source_remove(&l->turn_watch);
     if (!l->fast)
         return;
     link_source_remove(&l->fast_watch);
@@ -461,6 +580,13 @@ static gboolean link_on_tick(gpointer data)
             l->c.keepalive_tx++;
     }
     l->tick_tx = l->c.tx_frames + l->c.keepalive_tx;
+    /* a relay fast path looks again now and then: should a refresh of its
+     * channel fail, libnice binds the peer to a new one */
+    if (l->fast && !l->fast->owned && !l->turn_watch
+        && ++l->turn_ticks >= LINK_TURN_RECHECK_TICKS) {
+        l->turn_ticks = 0;
+        l->turn_watch = link_turn_peek(l);
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -685,8 +811,15 @@ json_t *link_stats_json(const struct link *l)
                          "up_s", (json_int_t)(l->up_us ? (end - l->up_us) / G_USEC_PER_SEC
                                                        : 0));
     const struct fastpath_counters f = l->fast_c;
-    parts[3] = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                         "path", l->fast ? "fast" : "ice",
+    char fast_to[INET_ADDRSTRLEN + 8] = "";   /* the peer, or the TURN server */
+    if (l->fast) {
+        char ip[INET_ADDRSTRLEN];
+        if (inet_ntop(AF_INET, &l->fast->remote.sin_addr, ip, sizeof ip))
+            snprintf(fast_to, sizeof fast_to, "%s:%u", ip, ntohs(l->fast->remote.sin_port));
+    }
+    parts[3] = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                         "path", !l->fast ? "ice" : l->fast->owned ? "fast" : "fast-relay",
+                         "fast_to", fast_to,
                          "drop_send", (json_int_t)f.tx_dropped,
                          "drop_kernel", (json_int_t)f.rx_kernel_drops,
                          "fast_tx_sends", (json_int_t)f.tx_sends,
