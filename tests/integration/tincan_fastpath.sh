@@ -37,12 +37,6 @@ TINCAN_LOG_LEVEL=${TINCAN_LOG_LEVEL:-info}
 
 # ---- helpers ---------------------------------------------------------
 
-# ctr NODE LINK NAME: a counter of NODE's link/stats, 0 if it does not exist
-ctr() { field "$1" "$2" "$3 // 0"; }
-ctr_ge() { [ "$(ctr "$1" "$2" "$3")" -ge "$4" ]; }
-
-listening() { ns "$1" ss -Hltn "sport = :$2" | grep -q .; }
-
 # udp_stat NODE NAME: a counter of the Udp: lines in NODE's /proc/net/snmp
 udp_stat() {
   ns "$1" awk -v k="$2" '$1 == "Udp:" { if (!h) { for (i = 2; i <= NF; i++) col[$i] = i; h = 1 }
@@ -55,25 +49,6 @@ drops() {
     "$(udp_stat a SndbufErrors)" "$(udp_stat b RcvbufErrors)"
   printf 'b drop_decrypt %s, b drop_tap %s, tb1 rx_dropped %s' "$(ctr b l1 drop_decrypt)" \
     "$(ctr b l1 drop_tap)" "$(ns b ip -j -s link show tb1 | jq '.[0].stats64.rx.dropped')"
-}
-
-# link_up LINK: up on both sides, both daemons alive
-link_up() {
-  kill -0 "$PID_a" 2>/dev/null || fail "a's evio-tincan died"
-  kill -0 "$PID_b" 2>/dev/null || fail "b's evio-tincan died"
-  is_state a "$1" up || fail "$1 is $(field a "$1" state) on a: $(field a "$1" reason)"
-  is_state b "$1" up || fail "$1 is $(field b "$1" state) on b: $(field b "$1" reason)"
-}
-
-# seq_check WHAT TX RX [OPTION...]: one framecheck seq over every length; fails
-# on corrupt, reordered, duplicate or missing frames; leaves its JSON in SEQ
-seq_check() {
-  local what=$1 tx=$2 rx=$3 rc; shift 3
-  SEQ=$("$FC" seq --tx "$tx" --rx "$rx" --min 60 --max $MAXF "$@")
-  rc=$?
-  [ -n "$SEQ" ] || fail "$what: framecheck seq printed nothing"
-  log "$what: $(jq -r '"\(.received) frames of \(.sent) sent in \(.seconds) s, \(.received / ([.seconds, 0.001] | max) | floor) frames/s; lost \(.lost), late \(.late)"' <<<"$SEQ")"
-  [ "$rc" = 0 ] || fail "$what: $SEQ"
 }
 
 # count_start NODE NS:IF MARKER MS: framecheck count in the background,

@@ -32,26 +32,6 @@ MAXF=$((MTU + 14))
 source "$EVT_TOP/tests/lib/tincan.sh"
 TINCAN_LOG_LEVEL=${TINCAN_LOG_LEVEL:-info}
 
-ctr() { field "$1" "$2" "$3 // 0"; }
-ctr_ge() { [ "$(ctr "$1" "$2" "$3")" -ge "$4" ]; }
-listening() { ns "$1" ss -Hltn "sport = :$2" | grep -q .; }
-
-link_up() {
-  kill -0 "$PID_a" 2>/dev/null || fail "a's evio-tincan died"
-  kill -0 "$PID_b" 2>/dev/null || fail "b's evio-tincan died"
-  is_state a "$1" up || fail "$1 is $(field a "$1" state) on a: $(field a "$1" reason)"
-  is_state b "$1" up || fail "$1 is $(field b "$1" state) on b: $(field b "$1" reason)"
-}
-
-seq_check() {
-  local what=$1 tx=$2 rx=$3 rc; shift 3
-  SEQ=$("$FC" seq --tx "$tx" --rx "$rx" --min 60 --max $MAXF "$@")
-  rc=$?
-  [ -n "$SEQ" ] || fail "$what: framecheck seq printed nothing"
-  log "$what: $(jq -r '"\(.received) frames of \(.sent) sent in \(.seconds) s; lost \(.lost), late \(.late)"' <<<"$SEQ")"
-  [ "$rc" = 0 ] || fail "$what: $SEQ"
-}
-
 a_on_path() { [ "$(field a l1 path)" = "$1" ]; }
 
 # a's base socket (the one libnice reaches coturn from) has nothing queued

@@ -6,6 +6,7 @@
 #   tctl NODE CMD [JSON]                    evioctl against NODE's tincan (not "tc",
 #                                           which is iproute2's traffic control)
 #   field NODE LINK JQ-EXPR                 one value of NODE's link/stats
+#   ctr, link_up, seq_check ...             checks for the datapath tests (at the end)
 
 tctl() { local n=$1; shift; evctl "$EVT_TMP/$n/run/tincan.sock" "$@"; }
 
@@ -68,4 +69,33 @@ tincan_pair() {
   tincan_create_pair "$link" "$2" "$3" "$(tincan_fp "$nb")" "$(tincan_fp "$na")" "$mtu" "$na" "$nb"
   wait_until 20 "$link up on $na" is_state "$na" "$link" up
   wait_until 20 "$link up on $nb" is_state "$nb" "$link" up
+}
+
+# ---- checks shared by the datapath tests (tincan_fastpath, tincan_relay) --
+
+# ctr NODE LINK NAME: a counter of NODE's link/stats, 0 if it does not exist
+ctr() { field "$1" "$2" "$3 // 0"; }
+ctr_ge() { [ "$(ctr "$1" "$2" "$3")" -ge "$4" ]; }
+
+# listening NODE PORT: a TCP listener on PORT in NODE
+listening() { ns "$1" ss -Hltn "sport = :$2" | grep -q .; }
+
+# link_up LINK: up on both sides, both daemons (PID_a, PID_b) alive
+link_up() {
+  kill -0 "$PID_a" 2>/dev/null || fail "a's evio-tincan died"
+  kill -0 "$PID_b" 2>/dev/null || fail "b's evio-tincan died"
+  is_state a "$1" up || fail "$1 is $(field a "$1" state) on a: $(field a "$1" reason)"
+  is_state b "$1" up || fail "$1 is $(field b "$1" state) on b: $(field b "$1" reason)"
+}
+
+# seq_check WHAT TX RX [OPTION...]: one framecheck ($FC) seq over every
+# length from 60 to $MAXF; fails on corrupt, reordered, duplicate or missing
+# frames; leaves its JSON in SEQ
+seq_check() {
+  local what=$1 tx=$2 rx=$3 rc; shift 3
+  SEQ=$("$FC" seq --tx "$tx" --rx "$rx" --min 60 --max "$MAXF" "$@")
+  rc=$?
+  [ -n "$SEQ" ] || fail "$what: framecheck seq printed nothing"
+  log "$what: $(jq -r '"\(.received) frames of \(.sent) sent in \(.seconds) s, \(.received / ([.seconds, 0.001] | max) | floor) frames/s; lost \(.lost), late \(.late)"' <<<"$SEQ")"
+  [ "$rc" = 0 ] || fail "$what: $SEQ"
 }
