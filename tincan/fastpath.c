@@ -131,7 +131,6 @@ bool fastpath_open(struct fastpath *fp, int base_fd, const struct sockaddr_in *r
     fp->gro = setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
     fp->gso = true;   /* until a send says otherwise */
     fp->fd = fd;
-    fp->owned = true;
     fp->channel = 0;
     fp->drops_seen = 0;
     fp->c = counters;
@@ -158,7 +157,6 @@ bool fastpath_open_turn(struct fastpath *fp, int base_fd, const struct sockaddr_
     fp_sockbuf(base_fd, SO_SNDBUFFORCE, SO_SNDBUF, FASTPATH_SOCKBUF);
     fp->remote = *server;
     fp->fd = base_fd;
-    fp->owned = false;
     fp->channel = channel;
     fp->gso = true;
     fp->gro = false;
@@ -170,7 +168,7 @@ bool fastpath_open_turn(struct fastpath *fp, int base_fd, const struct sockaddr_
 bool fastpath_turn_retarget(struct fastpath *fp, const struct sockaddr_in *server,
                             uint16_t channel)
 {
-    if (fp->owned || channel < 0x4000 || channel > 0x4fff
+    if (!fastpath_turn(fp) || channel < 0x4000 || channel > 0x4fff
         || (fp->channel == channel && fp->remote.sin_addr.s_addr == server->sin_addr.s_addr
             && fp->remote.sin_port == server->sin_port))
         return false;
@@ -182,7 +180,7 @@ bool fastpath_turn_retarget(struct fastpath *fp, const struct sockaddr_in *serve
 
 void fastpath_close(struct fastpath *fp)
 {
-    if (fp->fd >= 0 && fp->owned)
+    if (fp->fd >= 0 && !fastpath_turn(fp))
         close(fp->fd);
     fp->fd = -1;
     if (fp_batch.owner == fp) {   /* unsent: lost with the socket */
@@ -205,7 +203,7 @@ static int fp_sendmsg(struct fastpath *fp, const uint8_t *data, size_t bytes, in
         struct cmsghdr align;
     } ctl;
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (!fp->owned) {   /* libnice's socket is not connected */
+    if (fastpath_turn(fp)) {   /* libnice's socket is not connected */
         msg.msg_name = &fp->remote;
         msg.msg_namelen = sizeof fp->remote;
     }

@@ -40,8 +40,8 @@ struct fastpath_counters {
 
 struct fastpath {
     int fd;                            /* -1: not open */
-    bool owned;                        /* false: libnice's socket, only sent on */
-    uint16_t channel;                  /* nonzero: TURN ChannelData on it */
+    uint16_t channel;                  /* nonzero: TURN ChannelData on libnice's
+                                        * socket (fastpath_turn), only sent on */
     bool gso, gro;                     /* what the kernel accepted */
     struct sockaddr_in local, remote;  /* remote: the peer or the TURN server */
     struct fastpath_counters *c;
@@ -73,6 +73,8 @@ bool fastpath_turn_retarget(struct fastpath *, const struct sockaddr_in *server,
                             uint16_t channel);
 void fastpath_close(struct fastpath *);   /* accepts a closed one */
 static inline bool fastpath_active(const struct fastpath *fp) { return fp->fd >= 0; }
+/* Whether it sends through a TURN server (fastpath_open_turn) */
+static inline bool fastpath_turn(const struct fastpath *fp) { return fp->channel != 0; }
 
 /* Adds one datagram to the batch, sending the batch first if it is full
  * or holds another fast path's datagrams.

@@ -76,7 +76,7 @@ struct link {
     struct sockaddr_in fast_peer;
     /* relayed: looking at libnice's socket for the channel (link_turn_peek) */
     guint turn_watch;
-    unsigned turn_peeks, turn_ticks;
+    unsigned turn_ticks;
     bool batching;                /* outputs queue until the TAP batch ends */
     struct fastpath_counters fast_c;   /* of every fast path the link had */
 
@@ -415,9 +415,9 @@ struct turn_peek {
     GSource src;
     /* g_source_add_poll's, not g_source_add_unix_fd's: GLib would dispatch
      * a source whenever one of the latter is ready, whatever its check says */
-    GPollFD pfd;
-    int fd;                       /* libnice's, borrowed */
+    GPollFD pfd;                  /* on libnice's socket, borrowed */
     struct link *l;
+    unsigned peeks;
     bool found;
     uint16_t channel;
     struct sockaddr_in server;
@@ -431,14 +431,14 @@ static gboolean turn_peek_check(GSource *src)
     uint8_t head[FASTPATH_CHANNEL_HDR + 1];
     socklen_t flen = sizeof t->server;
     /* MSG_TRUNC: the datagram's whole length, though only HEAD is copied */
-    ssize_t n = recvfrom(t->fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC,
+    ssize_t n = recvfrom(t->pfd.fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC,
                          (struct sockaddr *)&t->server, &flen);
     size_t plen;
     t->found = n > (ssize_t)FASTPATH_CHANNEL_HDR && flen == sizeof t->server
                && fastpath_channel_data(head, (size_t)n, &t->channel, &plen) && plen > 0
                && head[FASTPATH_CHANNEL_HDR] >= 20 && head[FASTPATH_CHANNEL_HDR] <= 63
                && ice_is_turn_server(t->l->ice, &t->server);
-    return t->found || (n >= 0 && ++t->l->turn_peeks >= LINK_TURN_PEEKS);
+    return t->found || (n >= 0 && ++t->peeks >= LINK_TURN_PEEKS);
 }
 
 static gboolean turn_peek_dispatch(GSource *src, GSourceFunc cb, gpointer data)
@@ -456,12 +456,12 @@ static gboolean turn_peek_dispatch(GSource *src, GSourceFunc cb, gpointer data)
     }
     if (!t->found) {
         log_info(LINK_MOD, "link %s: no record through the TURN server in %u datagrams; "
-                 "staying on libnice", l->id, l->turn_peeks);
+                 "staying on libnice", l->id, t->peeks);
         return G_SOURCE_REMOVE;
     }
     struct fastpath *fp = malloc(sizeof *fp);
     char *err = NULL;
-    if (!fp || !fastpath_open_turn(fp, t->fd, &t->server, t->channel, &l->fast_c, &err)) {
+    if (!fp || !fastpath_open_turn(fp, t->pfd.fd, &t->server, t->channel, &l->fast_c, &err)) {
         log_warn_rl(&rl, LINK_MOD, "link %s: staying on libnice: %s", l->id,
                     err ? err : "out of memory");
         free(err);
@@ -480,11 +480,9 @@ static guint link_turn_peek(struct link *l)
     GSource *src = g_source_new(&funcs, sizeof(struct turn_peek));
     struct turn_peek *t = (struct turn_peek *)src;
     t->l = l;
-    t->fd = l->fast_base;
-    t->pfd.fd = t->fd;
+    t->pfd.fd = l->fast_base;
     t->pfd.events = G_IO_IN;
     g_source_add_poll(src, &t->pfd);
-    l->turn_peeks = 0;
     guint id = g_source_attach(src, NULL);
     g_source_unref(src);
     return id;
@@ -582,7 +580,7 @@ static gboolean link_on_tick(gpointer data)
     l->tick_tx = l->c.tx_frames + l->c.keepalive_tx;
     /* a relay fast path looks again now and then: should a refresh of its
      * channel fail, libnice binds the peer to a new one */
-    if (l->fast && !l->fast->owned && !l->turn_watch
+    if (l->fast && fastpath_turn(l->fast) && !l->turn_watch
         && ++l->turn_ticks >= LINK_TURN_RECHECK_TICKS) {
         l->turn_ticks = 0;
         l->turn_watch = link_turn_peek(l);
@@ -818,7 +816,7 @@ json_t *link_stats_json(const struct link *l)
             snprintf(fast_to, sizeof fast_to, "%s:%u", ip, ntohs(l->fast->remote.sin_port));
     }
     parts[3] = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                         "path", !l->fast ? "ice" : l->fast->owned ? "fast" : "fast-relay",
+                         "path", !l->fast ? "ice" : fastpath_turn(l->fast) ? "fast-relay" : "fast",
                          "fast_to", fast_to,
                          "drop_send", (json_int_t)f.tx_dropped,
                          "drop_kernel", (json_int_t)f.rx_kernel_drops,

@@ -120,13 +120,7 @@ link_up l1
 log "b. the same a -> b (20 rounds, window 64) while iperf3 sends b -> a"
 ns a ip addr add 192.168.78.1/24 dev ta1
 ns b ip addr add 192.168.78.2/24 dev tb1
-bg a "$EVT_TMP/iperf-server.log" iperf3 -s -B 192.168.78.1 -p 5201 >/dev/null
-IPERF_S=${EVT_PIDS[-1]}
-wait_until 5 "iperf3 server listening" listening a 5201
-bg b "$EVT_TMP/iperf-client.log" iperf3 -c 192.168.78.1 -p 5201 -t 60 >/dev/null
-IPERF_C=${EVT_PIDS[-1]}
-base=$(ctr b l1 tx_bytes)
-wait_until 10 "iperf3 traffic over l1" ctr_ge b l1 tx_bytes $((base + 4000000))
+load_start b a 192.168.78.1 l1
 t=$(date +%s%N) base=$(ctr b l1 tx_bytes) drops0=$(drops)
 seq_check "a -> b under load" "$A:ta1" "$B:tb1" --rounds 20 --window 64
 mbit=$(( ($(ctr b l1 tx_bytes) - base) * 8000 / ($(date +%s%N) - t) ))

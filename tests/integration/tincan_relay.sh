@@ -110,13 +110,7 @@ link_up l1
 log "c. the same a -> b (10 rounds, window 64) while iperf3 sends a -> b"
 ns a ip addr add 192.168.79.1/24 dev ta1
 ns b ip addr add 192.168.79.2/24 dev tb1
-bg b "$EVT_TMP/iperf-server.log" iperf3 -s -B 192.168.79.2 -p 5201 >/dev/null
-IPERF_S=${EVT_PIDS[-1]}
-wait_until 5 "iperf3 server listening" listening b 5201
-bg a "$EVT_TMP/iperf-client.log" iperf3 -c 192.168.79.2 -p 5201 -t 60 >/dev/null
-IPERF_C=${EVT_PIDS[-1]}
-base=$(ctr a l1 tx_bytes)
-wait_until 10 "iperf3 traffic over l1" ctr_ge a l1 tx_bytes $((base + 4000000))
+load_start a b 192.168.79.2 l1
 s0=$(ctr a l1 fast_tx_sends) d0=$(ctr a l1 fast_tx_datagrams) t=$(date +%s%N) base=$(ctr a l1 tx_bytes)
 seq_check "a -> b under load" "$A:ta1" "$B:tb1" --rounds 10 --window 64
 log "meanwhile a pushed $(( ($(ctr a l1 tx_bytes) - base) * 8000 / ($(date +%s%N) - t) )) Mbit/s through coturn"

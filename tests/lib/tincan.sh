@@ -6,7 +6,7 @@
 #   tctl NODE CMD [JSON]                    evioctl against NODE's tincan (not "tc",
 #                                           which is iproute2's traffic control)
 #   field NODE LINK JQ-EXPR                 one value of NODE's link/stats
-#   ctr, link_up, seq_check ...             checks for the datapath tests (at the end)
+#   ctr, link_up, seq_check, load_start ... checks for the datapath tests (at the end)
 
 tctl() { local n=$1; shift; evctl "$EVT_TMP/$n/run/tincan.sock" "$@"; }
 
@@ -98,4 +98,17 @@ seq_check() {
   [ -n "$SEQ" ] || fail "$what: framecheck seq printed nothing"
   log "$what: $(jq -r '"\(.received) frames of \(.sent) sent in \(.seconds) s, \(.received / ([.seconds, 0.001] | max) | floor) frames/s; lost \(.lost), late \(.late)"' <<<"$SEQ")"
   [ "$rc" = 0 ] || fail "$what: $SEQ"
+}
+
+# load_start FROM TO IP LINK: iperf3 from FROM to IP (TO's end of LINK) for
+# up to 60 s (IPERF_S, IPERF_C); returns once FROM's side of LINK carries it
+load_start() {
+  local from=$1 to=$2 ip=$3 link=$4 base
+  bg "$to" "$EVT_TMP/iperf-server.log" iperf3 -s -B "$ip" -p 5201 >/dev/null
+  IPERF_S=${EVT_PIDS[-1]}
+  wait_until 5 "iperf3 server listening" listening "$to" 5201
+  bg "$from" "$EVT_TMP/iperf-client.log" iperf3 -c "$ip" -p 5201 -t 60 >/dev/null
+  IPERF_C=${EVT_PIDS[-1]}
+  base=$(ctr "$from" "$link" tx_bytes)
+  wait_until 10 "iperf3 traffic over $link" ctr_ge "$from" "$link" tx_bytes $((base + 4000000))
 }

@@ -185,7 +185,7 @@ static void test_turn(void)
     free(err);
     err = NULL;
     CHECK(fastpath_open_turn(&fp, base, &sa, 0x4123, &c, &err) && !err);
-    CHECK(fastpath_active(&fp) && fp.fd == base && !fp.owned);
+    CHECK(fastpath_active(&fp) && fp.fd == base && fastpath_turn(&fp));
 
     /* 20 records of 1000 bytes and a short one: 21 ChannelData messages */
     uint8_t d[1000];
