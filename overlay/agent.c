@@ -433,6 +433,7 @@ out:
         for (size_t j = 0; j < a->overlays[i].n_peers; j++) {
             json_decref(a->overlays[i].peers[j].edge.remote_creds);
             json_decref(a->overlays[i].peers[j].edge.pending_cands);
+            json_decref(a->overlays[i].peers[j].edge.local_cands);
         }
         free(a->overlays[i].peers);
         edge_overlay_free(&a->overlays[i]);

@@ -53,6 +53,7 @@ struct edge {
     char answered_by[SESSION_LEN + 1];  /* the peer session that accepted our request */
     json_t *remote_creds;           /* peer's {ufrag, pwd} until applied */
     json_t *pending_cands;          /* peer's candidates until applicable */
+    json_t *local_cands;            /* ours, until the peer has our credentials */
     int64_t state_since_ms;
     int64_t deadline_ms;            /* timeout of the current state, 0 = none */
     int failures;                   /* consecutive, for the backoff */

@@ -31,6 +31,10 @@ _Static_assert(EDGE_ID_LEN == SIGMSG_HEX16_LEN && SESSION_LEN == SIGMSG_HEX16_LE
 
 #define REQUEST_TIMEOUT_MS  10000   /* edge_resp, or tincan's link/create reply */
 #define CONNECT_TIMEOUT_MS  45000   /* tincan gives up at 30 s itself */
+/* Our candidates held while link/create's reply is on its way: tincan
+ * gathers host candidates inside link/create, so their events come first.
+ * tincan itself keeps no more than 32 per link. */
+#define LOCAL_CANDS_MAX     32
 
 static const char *const edge_state_names[] = {
 #define X(name, text) text,
@@ -145,6 +149,8 @@ static void drop_link(struct agent *a, struct overlay *ov, struct edge *e)
     e->remote_creds = NULL;
     json_decref(e->pending_cands);
     e->pending_cands = NULL;
+    json_decref(e->local_cands);
+    e->local_cands = NULL;
 }
 
 static void on_ports_synced(void *aux, const struct ctl_msg *m)
@@ -285,6 +291,42 @@ static size_t topo_edges(const struct overlay *ov, struct topo_edge *out)
 
 /* ---- link creation ---------------------------------------------------- */
 
+/* Signals the candidates held for the peer (in as few messages as fit). */
+static void send_local_cands(struct agent *a, struct overlay *ov, struct peer *p)
+{
+    struct edge *e = &p->edge;
+    size_t n = json_array_size(e->local_cands);
+    for (size_t i = 0; i < n; i += SIGMSG_MAX_CANDS) {
+        struct sigmsg m;
+        msg_init(a, ov, p, &m, SIGMSG_LINK_CAND);
+        for (size_t k = i; k < n && m.n_cands < SIGMSG_MAX_CANDS; k++)
+            snprintf(m.cands[m.n_cands++], sizeof m.cands[0], "%s",
+                     json_string_value(json_array_get(e->local_cands, k)));
+        msg_send(a, ov, p, &m);
+    }
+    json_decref(e->local_cands);
+    e->local_cands = NULL;
+}
+
+/* A local candidate from tincan: signalled at once if the peer has our
+ * credentials (or will before it), held until link/create's reply if not. */
+static void on_local_cand(struct agent *a, struct overlay *ov, struct peer *p, const char *cand)
+{
+    struct edge *e = &p->edge;
+    if (e->state == EDGE_CREATING) {
+        if (!e->local_cands)
+            e->local_cands = json_array();
+        if (json_array_size(e->local_cands) < LOCAL_CANDS_MAX)
+            json_array_append_new(e->local_cands, json_string(cand));
+        return;
+    }
+    struct sigmsg out;
+    msg_init(a, ov, p, &out, SIGMSG_LINK_CAND);
+    snprintf(out.cands[0], sizeof out.cands[0], "%s", cand);
+    out.n_cands = 1;
+    msg_send(a, ov, p, &out);
+}
+
 static void on_link_created(void *aux, const struct ctl_msg *m)
 {
     struct edge_ref *r = aux;
@@ -323,6 +365,7 @@ static void on_link_created(void *aux, const struct ctl_msg *m)
     snprintf(out.creds.ufrag, sizeof out.creds.ufrag, "%s", ufrag);
     snprintf(out.creds.pwd, sizeof out.creds.pwd, "%s", pwd);
     msg_send(a, ov, p, &out);
+    send_local_cands(a, ov, p);
 
     edge_set_state(ov, p, EDGE_CONNECTING, monotonic_ms(), CONNECT_TIMEOUT_MS);
     feed_remote(a, e);
@@ -551,12 +594,16 @@ void edge_on_message(struct agent *a, struct overlay *ov, const char *from_hex,
 
 /* ---- datapath events -------------------------------------------------- */
 
+/* The edge whose link LINK_ID is, from link/create on: tincan's first
+ * events about a link come before its reply to link/create. */
 static struct peer *peer_by_link(struct agent *a, const char *link_id, struct overlay **ovp)
 {
     for (int i = 0; i < a->n_overlays; i++) {
         struct overlay *ov = &a->overlays[i];
         for (size_t j = 0; j < ov->n_peers; j++) {
-            if (!strcmp(ov->peers[j].edge.link_id, link_id) && ov->peers[j].edge.link_created) {
+            const struct edge *e = &ov->peers[j].edge;
+            if (!strcmp(e->link_id, link_id)
+                && (e->link_created || e->state == EDGE_CREATING)) {
                 *ovp = ov;
                 return &ov->peers[j];
             }
@@ -609,13 +656,8 @@ void edge_on_tincan_event(struct agent *a, const struct ctl_msg *m)
 
     if (!strcmp(m->name, "link/candidate")) {
         const char *cand = json_string_value(json_object_get(m->body, "candidate"));
-        if (!cand)
-            return;
-        struct sigmsg out;
-        msg_init(a, ov, p, &out, SIGMSG_LINK_CAND);
-        snprintf(out.cands[0], sizeof out.cands[0], "%s", cand);
-        out.n_cands = 1;
-        msg_send(a, ov, p, &out);
+        if (cand)
+            on_local_cand(a, ov, p, cand);
     } else if (!strcmp(m->name, "link/state")) {
         const char *state = json_string_value(json_object_get(m->body, "state"));
         const char *reason = json_string_value(json_object_get(m->body, "reason"));
@@ -836,7 +878,8 @@ json_t *edge_status(const struct agent *a, const struct overlay *ov, json_t *tin
             json_object_set_new(l, "last_error", json_string(e->last_error));
         json_t *st = e->link_created ? find_stats(tincan_stats, e->link_id) : NULL;
         static const char *const copy[] = { "local_type", "remote_type", "local_addr",
-                                            "remote_addr", "tx_bytes", "rx_bytes", "tx_frames",
+                                            "remote_addr", "pair_since_s",
+                                            "pair_changes", "path", "tx_bytes", "rx_bytes", "tx_frames",
                                             "rx_frames", "drop_oversize", "drop_tap",
                                             "drop_decrypt", "age_s", "up_s", "reason", "mac" };
         for (size_t k = 0; st && k < sizeof copy / sizeof *copy; k++) {

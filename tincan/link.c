@@ -85,6 +85,8 @@ struct link {
     bool gathering_done;
 
     int64_t created_us, up_us, end_us;
+    int64_t pair_us;              /* when ICE last selected a pair */
+    unsigned pair_changes;        /* selections after the first */
     /* liveness, looked at once a tick rather than stamped per frame:
      * records from the peer so far, and the counts at the last tick */
     uint64_t rx_records, tick_rx, tick_tx;
@@ -552,6 +554,10 @@ static void link_fast_stop(struct link *l, const char *why)
 static void link_ice_selected(void *aux)
 {
     struct link *l = aux;
+    /* a relayed link moves to a direct pair when one succeeds later */
+    if (l->pair_us)
+        l->pair_changes++;
+    l->pair_us = g_get_monotonic_time();
     if (l->state == LINK_UP)
         link_fast_start(l);
 }
@@ -783,7 +789,10 @@ json_t *link_stats_json(const struct link *l)
     int64_t now = g_get_monotonic_time();
     int64_t end = l->end_us ? l->end_us : now;
     const struct link_counters *c = &l->c;
-    json_t *parts[5];
+    json_t *parts[6];
+    parts[5] = json_pack("{s:I, s:i}", "pair_since_s",
+                         (json_int_t)(l->pair_us ? (now - l->pair_us) / G_USEC_PER_SEC : -1),
+                         "pair_changes", (int)l->pair_changes);
     parts[0] = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:i}",
                          "link_id", l->id, "tap", l->tap.name, "mac", mac,
                          "state", link_state_name(l->state), "reason", l->reason,

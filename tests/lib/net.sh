@@ -2,71 +2,130 @@
 # Same shape as ../shared/recipes/nat-topo.sh, built from ns_add namespaces so
 # names carry the run's prefix and cleanup is automatic:
 #
-#   node1 10.99.1.10 --- nat1 [lan 10.99.1.1 | wan 10.99.100.1, MASQUERADE] ---+
-#   node2 10.99.2.10 --- nat2 [lan 10.99.2.1 | wan 10.99.100.2, MASQUERADE] ---+-- br0 in "pub"
-#   ...                                                                        |   10.99.100.254
-#   nodeN 10.99.N.10 --- natN [lan 10.99.N.1 | wan 10.99.100.N, MASQUERADE] ---+   (gateway, no
-#                                                          srv 10.99.100.10 ---+    forwarding)
+#   node1 10.99.1.10 --- nat1 [lan 10.99.1.1 | wan 10.99.100.1, NAT] ---+
+#   node2 10.99.2.10 --- nat2 [lan 10.99.2.1 | wan 10.99.100.2, NAT] ---+-- br0 in "pub"
+#   ...                                                                 |   10.99.100.254
+#   nodeN 10.99.N.10 --- natN [lan 10.99.N.1 | wan 10.99.100.N, NAT] ---+   (gateway, no
+#                                                   srv 10.99.100.10 ---+    forwarding)
 #
 # "pub" is the internet core: everyone's default gateway, but it does not
 # forward, so a packet to a private address dies there as it would out there.
 # Node i's NAT has WAN 10.99.100.i (100+i for i >= 10, since .10 is srv).
+#
+# Each site is one of these kinds (net_up N [KIND...], or NET_KINDS="KIND..."
+# for nodes_up; a missing kind is "home"):
+#   home       a home router: masquerade, forwards only replies inward, and
+#              its WAN input chain drops unsolicited packets (as OpenWrt's wan
+#              zone does): two of them punch through directly (srflx/srflx)
+#   open       masquerade with no input filter: a peer's first, unsolicited
+#              check is taken by the router itself, which then remaps the
+#              node's own packets to another port (hole punching fails)
+#   symmetric  a home router whose masquerade picks a random port for each
+#              destination (endpoint-dependent mapping): only relaying works
+#   public     no NAT: the node's eth0 is on the internet with the address
+#              its NAT would have had (a cloud VM)
+#   lan:J      no router of its own: the node sits on site J's LAN (J < i),
+#              behind site J's NAT, at 10.99.J.(10+i)
 
 NET_N=0
+NET_KIND=()
+NET_NODE_IP=()
 
 net_srv_ip()  { echo 10.99.100.10; }
-net_node_ip() { echo "10.99.$1.10"; }
+net_node_ip() { echo "${NET_NODE_IP[$1]:-10.99.$1.10}"; }
 net_nat_wan_ip() { if [ "$1" -lt 10 ]; then echo "10.99.100.$1"; else echo "10.99.100.$((100 + $1))"; fi; }
+# net_kind I: site I's kind (home, open, symmetric, public, lan:J).
+net_kind() { echo "${NET_KIND[$1]:-home}"; }
 # The interface (in namespace "pub") that sees every packet crossing the internet.
 net_pub_if()  { echo br0; }
 
-# net_up N: build the internet with N NATed sites (1 <= N <= 99).
+# net_up N [KIND...]: build the internet with N sites (1 <= N <= 99), site i
+# of the i-th KIND (default: $NET_KINDS, then home).
 net_up() {
-  local n=${1:?net_up N}
+  local n=${1:?net_up N}; shift
   [ "$n" -ge 1 ] && [ "$n" -le 99 ] || fail "net_up: N must be 1..99, got $n"
-  local i nat node
+  local kinds=("$@") i kind
+  [ ${#kinds[@]} -gt 0 ] || read -r -a kinds <<<"${NET_KINDS:-}"
   ns_add pub srv
   ip -n "${EVT_PREFIX}pub" link add br0 type bridge || fail "net_up: cannot create bridge"
   ip -n "${EVT_PREFIX}pub" link set br0 up
   ip -n "${EVT_PREFIX}pub" addr add 10.99.100.254/24 dev br0
-  _net_wan srv 10.99.100.10
+  _net_wan srv wan 10.99.100.10
 
   for i in $(seq 1 "$n"); do
-    nat=nat$i node=node$i
-    ns_add "$nat" "$node"
-    _net_wan "$nat" "$(net_nat_wan_ip "$i")"
-    ip link add lan netns "${EVT_PREFIX}$nat" type veth peer name eth0 netns "${EVT_PREFIX}$node" \
-      || fail "net_up: cannot create the LAN of site $i"
-    ip -n "${EVT_PREFIX}$nat" addr add "10.99.$i.1/24" dev lan
-    ip -n "${EVT_PREFIX}$nat" link set lan up
-    ip -n "${EVT_PREFIX}$node" addr add "10.99.$i.10/24" dev eth0
-    ip -n "${EVT_PREFIX}$node" link set eth0 up
-    ip -n "${EVT_PREFIX}$node" route add default via "10.99.$i.1"
-    ns "$nat" sysctl -qw net.ipv4.ip_forward=1
-    ns "$nat" nft -f - <<'NFT' || fail "net_up: nftables rules in $nat"
+    kind=${kinds[$((i - 1))]:-home}
+    NET_KIND[$i]=$kind
+    case $kind in
+      home|open|symmetric) _net_site "$i" "$kind" ;;
+      public)
+        ns_add "node$i"
+        _net_wan "node$i" eth0 "$(net_nat_wan_ip "$i")"
+        NET_NODE_IP[$i]=$(net_nat_wan_ip "$i") ;;
+      lan:*)
+        local j=${kind#lan:}
+        [[ $j =~ ^[0-9]+$ ]] && [ "$j" -lt "$i" ] || fail "net_up: site $i: $kind: J must be a site before $i"
+        case ${NET_KIND[$j]} in home|open|symmetric) ;; *) fail "net_up: site $i: site $j has no LAN";; esac
+        ns_add "node$i"
+        _net_lan_host "$j" "node$i" "10.99.$j.$((10 + i))"
+        NET_NODE_IP[$i]=10.99.$j.$((10 + i)) ;;
+      *) fail "net_up: site $i: unknown kind '$kind' (home, open, symmetric, public, lan:J)" ;;
+    esac
+  done
+  NET_N=$n
+  log "internet up: srv $(net_srv_ip), $n site(s): $(for i in $(seq 1 "$n"); do printf '%s ' "$(net_kind "$i")"; done)"
+}
+
+# _net_site I KIND: router nat<I> with a LAN bridge, and node<I> on it.
+_net_site() {
+  local i=$1 kind=$2 nat=nat$1 masq=masquerade input=
+  ns_add "$nat"
+  _net_wan "$nat" wan "$(net_nat_wan_ip "$i")"
+  ip -n "${EVT_PREFIX}$nat" link add lan type bridge || fail "net_up: cannot create the LAN of site $i"
+  ip -n "${EVT_PREFIX}$nat" addr add "10.99.$i.1/24" dev lan
+  ip -n "${EVT_PREFIX}$nat" link set lan up
+  ns "$nat" sysctl -qw net.ipv4.ip_forward=1
+  ns_add "node$i"
+  _net_lan_host "$i" "node$i" "10.99.$i.10"
+  [ "$kind" = symmetric ] && masq="masquerade random,fully-random"
+  # a home router's WAN input: replies to what it sent, nothing unsolicited
+  [ "$kind" = open ] || input='chain input { type filter hook input priority filter; policy drop;
+    ct state established,related accept
+    iifname != "wan" accept
+  }'
+  ns "$nat" nft -f - <<NFT || fail "net_up: nftables rules in $nat"
 table ip nat {
-  chain postrouting { type nat hook postrouting priority srcnat; oifname "wan" masquerade; }
+  chain postrouting { type nat hook postrouting priority srcnat; oifname "wan" $masq; }
 }
 table ip filter {
   chain forward { type filter hook forward priority filter; policy drop;
     iifname "lan" accept
     ct state established,related accept
   }
+  $input
 }
 NFT
-  done
-  NET_N=$n
-  log "internet up: srv $(net_srv_ip), $n NATed site(s)"
 }
 
-# _net_wan NS IP: plug NS into the pub bridge with address IP and a default route.
+# _net_lan_host J NS IP: plug namespace NS into site J's LAN as eth0 with IP.
+_net_lan_host() {
+  local j=$1 n=$2 ip=$3 port
+  port=l-${n#node}
+  ip link add "$port" netns "${EVT_PREFIX}nat$j" type veth peer name eth0 netns "${EVT_PREFIX}$n" \
+    || fail "net_up: cannot plug $n into the LAN of site $j"
+  ip -n "${EVT_PREFIX}nat$j" link set "$port" master lan up
+  ip -n "${EVT_PREFIX}$n" addr add "$ip/24" dev eth0
+  ip -n "${EVT_PREFIX}$n" link set eth0 up
+  ip -n "${EVT_PREFIX}$n" route add default via "10.99.$j.1"
+}
+
+# _net_wan NS IF IP: plug NS into the pub bridge as IF with address IP and a default route.
 _net_wan() {
-  local x=$1 ip=$2
-  ip link add wan netns "${EVT_PREFIX}$x" type veth peer name "p-$x" netns "${EVT_PREFIX}pub" \
+  local x=$1 if=$2 ip=$3
+  ip link add "$if" netns "${EVT_PREFIX}$x" type veth peer name "p-$x" netns "${EVT_PREFIX}pub" \
     || fail "net_up: cannot plug $x into the internet"
   ip -n "${EVT_PREFIX}pub" link set "p-$x" master br0 up
-  ip -n "${EVT_PREFIX}$x" addr add "$ip/24" dev wan
-  ip -n "${EVT_PREFIX}$x" link set wan up
+  ip -n "${EVT_PREFIX}$x" addr add "$ip/24" dev "$if"
+  ip -n "${EVT_PREFIX}$x" link set "$if" up
   # Without a default route coturn tears relay allocations down (ENETUNREACH).
   ip -n "${EVT_PREFIX}$x" route add default via 10.99.100.254
 }

@@ -5,6 +5,8 @@
 #   node_config I DIR [relay_only=true] [ca_file=PATH] [tls=none]
 #               [successors=N] [long=N]     (the overlay's topology knobs)
 #               [shortcut_kbps=N] [shortcut_idle=S]   (on-demand links)
+#               [stun=IP:PORT] [turn=none] [turn_password=PW]   (ICE servers;
+#               default: srv's coturn as TURN, no separate STUN server)
 #   nodes_up N [key=value...]   internet, servers, and nodes 1..N configured
 #                           alike and started, each in $(node_dir I)
 #   node_dir I              $EVT_TMP/node<I>
@@ -29,6 +31,7 @@ node_tincan_sock() { echo "$2/run/tincan.sock"; }
 node_config() {
   local i=$1 d=$2; shift 2
   local relay_only=false ca_file=${NODE_CA_FILE:-} tls=required kv topo='{}'
+  local stun= turn=default turn_password=testpw
   for kv in "$@"; do
     case $kv in
       relay_only=*) relay_only=${kv#*=} ;;
@@ -38,17 +41,22 @@ node_config() {
       long=*) topo=$(jq -c --argjson v "${kv#*=}" '. + {max_long_distance: $v}' <<<"$topo") ;;
       shortcut_kbps=*) topo=$(jq -c --argjson v "${kv#*=}" '. + {on_demand_threshold_kbps: $v}' <<<"$topo") ;;
       shortcut_idle=*) topo=$(jq -c --argjson v "${kv#*=}" '. + {on_demand_idle_s: $v}' <<<"$topo") ;;
+      stun=*) stun=${kv#*=} ;;
+      turn=none|turn=default) turn=${kv#*=} ;;
+      turn_password=*) turn_password=${kv#*=} ;;
       *) fail "node_config: unknown setting $kv" ;;
     esac
   done
   mkdir -p "$d/state" "$d/run" "$d/ovs"
   jq -n --arg d "$d" --arg i "$i" --arg srv "$(net_srv_ip)" --arg ca "$ca_file" \
         --arg tls "$tls" --argjson relay "$relay_only" --arg ov "$NODE_OVERLAY" \
-        --argjson topo "$topo" '{
+        --argjson topo "$topo" --arg stun "$stun" --arg turn "$turn" \
+        --arg turnpw "$turn_password" '{
     node: {state_dir: "\($d)/state", run_dir: "\($d)/run", log_level: "debug"},
     xmpp: ({host: $srv, port: 5222, user: "node\($i)@evio.test", password: "pw\($i)", tls: $tls}
            + (if $ca != "" then {ca_file: $ca} else {} end)),
-    turn: [{server: "\($srv):3478", user: "test", password: "testpw"}],
+    turn: (if $turn == "none" then [] else [{server: "\($srv):3478", user: "test", password: $turnpw}] end),
+    stun: (if $stun == "" then [] else [$stun] end),
     ice: {relay_only: $relay},
     ovs: {rundir: "\($d)/ovs", db: "unix:\($d)/ovs/db.sock"},
     overlays: {($ov): ({bridge: {name: "evbr0", ip: "10.250.0.\($i)/24", mtu: 1410}}
