@@ -336,6 +336,29 @@ bool ice_add_remote_candidate(struct ice *ice, const char *sdp, char **err)
     return true;
 }
 
+bool ice_recheck(struct ice *ice)
+{
+    if (!ice->remote_ufrag)
+        return false;
+    /* libnice never checks a failed pair again, and a restart is the one way
+     * to make it: its restart keeps the selected pair carrying data while
+     * the checks run, and drops the remote candidates, which go back in as
+     * they were. Keeping both sides' credentials needs nothing from the peer:
+     * our checks on pairs it has given up on make it check them again
+     * (triggered checks, RFC 8445 7.3.1.4). */
+    GSList *remote = nice_agent_get_remote_candidates(ice->agent, ice->stream, ICE_COMPONENT);
+    bool ok = nice_agent_restart_stream(ice->agent, ice->stream)
+              && nice_agent_set_local_credentials(ice->agent, ice->stream, ice->ufrag, ice->pwd)
+              && nice_agent_set_remote_credentials(ice->agent, ice->stream, ice->remote_ufrag,
+                                                   ice->remote_pwd)
+              && (!remote || nice_agent_set_remote_candidates(ice->agent, ice->stream,
+                                                              ICE_COMPONENT, remote) >= 0);
+    g_slist_free_full(remote, (GDestroyNotify)nice_candidate_free);
+    if (!ok)
+        log_warn(ICE_MOD, "libnice refused to check the pairs again");
+    return ok;
+}
+
 void ice_remote_gathering_done(struct ice *ice)
 {
     nice_agent_peer_candidate_gathering_done(ice->agent, ice->stream);

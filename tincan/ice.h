@@ -72,6 +72,11 @@ bool ice_set_remote_credentials(struct ice *, const char *ufrag, const char *pwd
 /* Adds one trickled remote candidate ("a=candidate:..." or without "a=").
  * Returns false with *ERR (malloc'd) if it does not parse. */
 bool ice_add_remote_candidate(struct ice *, const char *sdp, char **err);
+/* Checks every pair again (an ICE restart keeping both sides' credentials
+ * and candidates), the selected pair carrying data meanwhile: how a link on
+ * a relayed pair finds a direct path that opened later. False if libnice
+ * refused, or before the peer's credentials are known. */
+bool ice_recheck(struct ice *);
 /* The peer says it has no more candidates: ICE may now fail for good. */
 void ice_remote_gathering_done(struct ice *);
 

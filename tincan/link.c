@@ -43,6 +43,12 @@
 #define LINK_FAST_READS     32                     /* socket reads per wakeup */
 #define LINK_TURN_PEEKS     4096                   /* datagrams looked at for a channel */
 #define LINK_TURN_RECHECK_TICKS 30                 /* ticks between looks again */
+/* A relayed link checks its pairs again every 5 s for its first minute on
+ * the relay (a path that opens as the peer's router catches up), then every
+ * 30 s: a few STUN checks per pair each time. */
+#define LINK_RECHECK_FAST_US    (5 * G_USEC_PER_SEC)
+#define LINK_RECHECK_FAST_N     12
+#define LINK_RECHECK_SLOW_US    (30 * G_USEC_PER_SEC)
 
 struct link_counters {
     uint64_t tx_bytes, rx_bytes, tx_frames, rx_frames;
@@ -85,8 +91,13 @@ struct link {
     bool gathering_done;
 
     int64_t created_us, up_us, end_us;
-    int64_t pair_us;              /* when ICE last selected a pair */
-    unsigned pair_changes;        /* selections after the first */
+    char pair[2 * 72];            /* the selected pair: types and addresses */
+    int64_t pair_us;              /* since when */
+    unsigned pair_changes;        /* moves to another pair after the first */
+    /* while relayed, the pairs are checked again now and then (ice_recheck) */
+    bool relayed;
+    unsigned rechecks;
+    int64_t recheck_us;
     /* liveness, looked at once a tick rather than stamped per frame:
      * records from the peer so far, and the counts at the last tick */
     uint64_t rx_records, tick_rx, tick_tx;
@@ -554,10 +565,28 @@ static void link_fast_stop(struct link *l, const char *why)
 static void link_ice_selected(void *aux)
 {
     struct link *l = aux;
-    /* a relayed link moves to a direct pair when one succeeds later */
-    if (l->pair_us)
-        l->pair_changes++;
-    l->pair_us = g_get_monotonic_time();
+    struct ice_pair p;
+    char key[sizeof l->pair];
+    if (ice_selected_pair(l->ice, &p)) {
+        snprintf(key, sizeof key, "%s %s %s %s", p.local_type, p.local_addr, p.remote_type,
+                 p.remote_addr);
+        if (strcmp(key, l->pair)) {
+            /* libnice selects the same pair again after ice_recheck */
+            if (l->pair[0]) {
+                l->pair_changes++;
+                log_info(LINK_MOD, "link %s: moved to %s/%s", l->id, p.local_type,
+                         p.remote_type);
+            }
+            snprintf(l->pair, sizeof l->pair, "%s", key);
+            l->pair_us = g_get_monotonic_time();
+            bool relayed = !strcmp(p.local_type, "relay") || !strcmp(p.remote_type, "relay");
+            if (relayed && !l->relayed) {
+                l->rechecks = 0;
+                l->recheck_us = l->pair_us + LINK_RECHECK_FAST_US;
+            }
+            l->relayed = relayed;
+        }
+    }
     if (l->state == LINK_UP)
         link_fast_start(l);
 }
@@ -584,6 +613,15 @@ static gboolean link_on_tick(gpointer data)
             l->c.keepalive_tx++;
     }
     l->tick_tx = l->c.tx_frames + l->c.keepalive_tx;
+    /* a relayed link looks for a direct path again: libnice alone never
+     * checks a pair that failed, though the path may have opened since */
+    if (l->relayed && now >= l->recheck_us && !(l->env->cfg && l->env->cfg->relay_only)) {
+        log_debug(LINK_MOD, "link %s: relayed: checking the pairs again", l->id);
+        ice_recheck(l->ice);
+        l->rechecks++;
+        l->recheck_us = now + (l->rechecks < LINK_RECHECK_FAST_N ? LINK_RECHECK_FAST_US
+                                                                 : LINK_RECHECK_SLOW_US);
+    }
     /* a relay fast path looks again now and then: should a refresh of its
      * channel fail, libnice binds the peer to a new one */
     if (l->fast && fastpath_turn(l->fast) && !l->turn_watch

@@ -37,6 +37,8 @@ srv_bytes() {
   echo $(( $(ns srv cat $s/rx_bytes) + $(ns srv cat $s/tx_bytes) ))
 }
 
+_up_at_least() { [ "$(node_link "$1" "$(node_dir "$1")" up_s)" -ge "$2" ]; }
+
 # pair_of I: "local/remote" candidate types of node I's link.
 pair_of() { node_link "$1" "$(node_dir "$1")" | jq -r '"\(.local_type)/\(.remote_type)"'; }
 
@@ -73,6 +75,13 @@ run_case() {
   through=$((after - before))
   cmp -s "$EVT_TMP/blob" "$EVT_TMP/blob.rx" || fail "$name: 8 MB did not arrive intact"
 
+  if [ "$expect" = linked ]; then
+    # a relayed link checks its pairs again every 5 s (ICE restarts that
+    # keep the relayed pair): they must never cost the link
+    wait_until 30 "node$a's link to be up 12 s" _up_at_least "$a" 12
+    [ "$(node_link "$a" "$(node_dir "$a")" state)" = connected ] || fail "$name: the link went down"
+    ns "node$a" ping -c 2 -i 0.2 -W 2 "$ip_b" >/dev/null || fail "$name: no ping after 12 s"
+  fi
   # asked after the transfer: a pair that started relayed has had time to move
   pa=$(pair_of "$a") pb=$(pair_of "$b")
   TABLE+=("$(printf '%-28s %-14s %-14s %7s ms %10s' "$name" "$pa" "$pb" "$ms" "$through")")
