@@ -21,6 +21,8 @@ j=$(topo_collect $all)
 topo_summary "$j" | sed 's/^/    /'
 [ "$(jq '[.[].edges[] | select(.state == "connected")] | length' <<<"$j")" = $((2 * N)) ] \
   || fail "expected a bare ring of $N links (each seen from both ends)"
+# home-router NATs: every link punches through, none through TURN
+for i in $all; do node_assert_direct "$i" "$(node_dir "$i")"; done
 
 # IPv4, every ordered pair
 for i in $all; do

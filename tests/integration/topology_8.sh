@@ -24,6 +24,8 @@ t1=$(date +%s%N)
 log "converged $(( (t1 - t0) / 1000000 )) ms after the last start ($(( (t1 - tf) / 1000000 )) ms after the first)"
 j=$(topo_collect $all)
 topo_summary "$j" | sed 's/^/    /'
+# home-router NATs: every link punches through, none through TURN
+for i in $all; do node_assert_direct "$i" "$(node_dir "$i")"; done
 
 # the check is not vacuous: a node that lost an edge it plans is reported
 [ "$(jq '[.[].planned | length] | add' <<<"$j")" -ge $((N * 3)) ] \

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Two evio nodes behind two NATs form a link and carry traffic, encrypted.
+# Two evio nodes behind two home-router NATs form a direct link (srflx/srflx,
+# no TURN) and carry traffic, encrypted.
 #
 #   node1 [evbr0 10.250.0.1] 10.99.1.10 -- nat1 (MASQ) --+
 #                                                        br0 "pub" 10.99.100.254  <- capture here
@@ -22,6 +23,8 @@ node_wait_link 1 "$EVT_TMP/node1" connected 60
 node_wait_link 2 "$EVT_TMP/node2" connected 60
 log "link connected after $(( ($(date +%s%N) - t0) / 1000000 )) ms:" \
     "$(node_link 1 "$EVT_TMP/node1" | jq -c '{peer, state, local_type, remote_type}')"
+node_assert_direct 1 "$EVT_TMP/node1"
+node_assert_direct 2 "$EVT_TMP/node2"
 
 log "ping node1 -> 10.250.0.2 and node2 -> 10.250.0.1"
 node_wait_ping 1 10.250.0.2 10

@@ -21,6 +21,7 @@ nodes_up 2
 node_wait_link 1 "$d1" connected 60
 node_wait_link 2 "$d2" connected 60
 node_wait_ping 1 10.250.0.2 10
+node_assert_direct 1 "$d1"
 ns node1 ping -c 2 -i 0.2 -W 2 10.250.0.2 >/dev/null || fail "no ping before the crash"
 pid1=${NODE_PID[1]}
 log "link connected; node1's evio is pid $pid1"

@@ -16,6 +16,7 @@
 #   node_status I DIR       evioctl status as JSON (stdout)
 #   node_wait_link I DIR STATE SECONDS   until the first link has STATE
 #   node_wait_xmpp I DIR STATE SECONDS   until xmpp.state is STATE
+#   node_assert_direct I DIR   every connected link of node I on a direct pair
 #
 # NODE_CA_FILE: default ca_file (the test CA); NODE_PID[i]: evio's PID;
 # NODES_T0: the time (date +%s%N) nodes_up started the first node.
@@ -117,6 +118,20 @@ node_wait_link() {
 # node_wait_link_not I DIR STATE SECONDS: until the first link is gone or not STATE.
 node_wait_link_not() {
   wait_until "$4" "node$1's first link to leave state $3" _node_link_is_not "$1" "$2" "$3"
+}
+
+# node_assert_direct I DIR: fails unless every connected link of node I has
+# a selected pair without a TURN relay at either end (the home-router NATs of
+# net.sh let two nodes punch through; a relay there is a regression).
+node_assert_direct() {
+  local links
+  links=$(node_status "$1" "$2" | jq -c '[.overlays[].links[] | select(.state == "connected")
+          | {peer: .peer[0:12], pair: "\(.local_type)/\(.remote_type)"}]') \
+    || fail "node$1: no status"
+  [ "$(jq length <<<"$links")" -gt 0 ] || fail "node$1: no connected link to check"
+  jq -e 'all(.[]; .pair | test("relay") | not)' <<<"$links" >/dev/null \
+    || fail "node$1: relayed where a direct pair exists: $links"
+  log "node$1: direct pairs: $(jq -r 'map("\(.peer) \(.pair)") | join(", ")' <<<"$links")"
 }
 
 _node_xmpp_is() { [ "$(node_status "$1" "$2" 2>/dev/null | jq -r .xmpp.state)" = "$3" ]; }
