@@ -8,6 +8,8 @@
 #                                                 ...            br0 "pub" -- srv 10.99.100.10
 #                                                                            prosody + coturn
 # Usage: scripts/demo.sh up [BUILD_DIR] | down      (as root; NODES=N to grow it)
+# The NATs are home routers; NET_KINDS="public home lan:2 symmetric ..." picks
+# each site's kind (tests/lib/net.sh).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 DEMO_DIR=/var/tmp/evio-demo
@@ -46,6 +48,20 @@ demo_failed() {
   echo "demo: cleaning up" >&2
   demo_down
   exit "$rc"
+}
+
+# demo_pairs N: one line per link end, then how many are direct.
+demo_pairs() {
+  local i direct=0 relayed=0 l
+  for i in $(seq 1 "$1"); do
+    while read -r l; do
+      [ -n "$l" ] || continue
+      echo "  node$i -> $l"
+      case $l in *relay*) relayed=$((relayed + 1)) ;; *) direct=$((direct + 1)) ;; esac
+    done < <(node_status "$i" "$DEMO_DIR/node$i" | jq -r '.overlays[].links[]
+               | select(.state == "connected") | "\(.peer[0:12])  \(.local_type)/\(.remote_type)"')
+  done
+  echo "  $direct link ends direct, $relayed through the TURN server"
 }
 
 demo_up() {
@@ -88,6 +104,9 @@ demo_up() {
   for i in $(seq 1 "$nodes"); do
     evctl "$DEMO_DIR/node$i/run/evio.sock" topology --dot >"$DEMO_DIR/node$i/topology.dot"
   done
+  echo
+  echo "==== every link's selected ICE pair (relay = through the TURN server)"
+  demo_pairs "$nodes"
   echo
   echo "==== node1 pings every node (direct edge or several hops)"
   for k in $(seq 2 "$nodes"); do
