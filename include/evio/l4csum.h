@@ -1,0 +1,35 @@
+/* Completing partial TCP/UDP checksums in Ethernet frames, for the places
+ * where a frame leaves the kernel's checksum offload behind (OVS packet-ins).
+ * Pure: bytes in, bytes out; shared by switchctl and tincan. */
+#ifndef EVIO_L4CSUM_H
+#define EVIO_L4CSUM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A sender with checksum offload (a veth's default, a tap with
+ * TUNSETOFFLOAD) leaves the TCP/UDP checksum "partial": the field holds the
+ * folded pseudo-header sum, not complemented, for the device to finish. A
+ * copy of the bytes that loses the offload state (AF_PACKET without a
+ * virtio-net header, an OpenFlow packet-in) carries that value on, and the
+ * receiver drops the segment. A full checksum equal to the pseudo-header sum
+ * is also taken for partial; completing it rewrites the same value.
+ *
+ * Understood: Ethernet with up to two 802.1Q/802.1ad tags, IPv4 (options,
+ * not fragments) or IPv6 (no extension headers), TCP or UDP; the lengths
+ * come from the IP header and must fit in the frame (Ethernet padding is
+ * left out). Anything else is left as it is. */
+enum l4csum_result {
+    L4CSUM_UNPARSED,    /* not such a frame, or cut short: untouched */
+    L4CSUM_FULL,        /* the field is no partial sum (or UDP/IPv4 without one) */
+    L4CSUM_COMPLETED,   /* it was partial and now holds the full checksum */
+};
+
+/* True if l4csum_complete() would complete FRAME (LEN bytes). */
+bool l4csum_is_partial(const uint8_t *frame, size_t len);
+
+/* Completes the checksum of FRAME (LEN bytes) in place if it is partial. */
+enum l4csum_result l4csum_complete(uint8_t *frame, size_t len);
+
+#endif
