@@ -26,6 +26,7 @@
 #define BRIDGE_PEER_KEY    "evio-peer"
 #define BRIDGE_OVERLAY_KEY "evio-overlay"
 #define BRIDGE_MAX_ATTEMPTS 5       /* failed commits before a request is dropped */
+#define BRIDGE_TSO_KEY     "userspace-tso-enable"
 
 struct bridge_intent {
     char port[BRIDGE_NAME_MAX + 1];
@@ -44,6 +45,7 @@ struct bridge_cfg {
     struct bridge_intent intents[BRIDGE_MAX_PORTS];
     size_t n_intents;
     bool warned_datapath;
+    bool warned_tso;
 };
 
 struct bridge_db {
@@ -421,6 +423,7 @@ static void bridge_create(struct ovsdb_idl_txn *txn, const struct ovsrec_open_vs
 /* Brings an existing bridge to what evio needs without touching what it
  * does not need to: no datapath change (that would drop traffic), no flows. */
 static void bridge_repair(struct ovsdb_idl_txn *txn, struct bridge_cfg *b,
+                          const struct ovsrec_open_vswitch *ovs,
                           const struct ovsrec_bridge *br)
 {
     static const char *protocols[] = { "OpenFlow13" };
@@ -429,6 +432,19 @@ static void bridge_repair(struct ovsdb_idl_txn *txn, struct bridge_cfg *b,
         log_warn(MOD, "bridge %s: keeping datapath %s (would create it as %s)",
                  b->name, dp, b->datapath_type);
         b->warned_datapath = true;
+    }
+    /* Without it the userspace datapath reads frames as bare bytes: a host's
+     * partial TCP/UDP checksums (a veth's default offload) go on unfinished
+     * and are dropped by their receiver. It has to be there when
+     * ovs-vswitchd starts (turned on under open ports it breaks them), so we
+     * say so rather than set it. */
+    if (!strcmp(dp, "netdev") && !smap_get_bool(&ovs->other_config, BRIDGE_TSO_KEY, false)
+        && !b->warned_tso) {
+        log_warn(MOD, "bridge %s: the netdev datapath needs other_config:" BRIDGE_TSO_KEY
+                 "=true in the Open_vSwitch table, set before ovs-vswitchd starts, or TCP "
+                 "and UDP from hosts with checksum offload (veths' default) are dropped; "
+                 "see evio-switchctl(8)", b->name);
+        b->warned_tso = true;
     }
     if (!br->fail_mode || strcmp(br->fail_mode, "secure")) {
         log_info(MOD, "bridge %s: setting fail_mode secure", b->name);
@@ -513,7 +529,7 @@ static void bridge_reconcile(struct bridge_db *db, struct ovsdb_idl_txn *txn)
             bridge_create(txn, ovs, b);
             continue;               /* ports go in once the bridge exists */
         }
-        bridge_repair(txn, b, br);
+        bridge_repair(txn, b, ovs, br);
         bridge_apply_intents(txn, b, br);
     }
 }

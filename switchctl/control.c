@@ -102,13 +102,14 @@ static json_t *control_switch_stats(const struct l2switch *sw)
     for (size_t i = 0; i < sizeof s->flood_refused / sizeof s->flood_refused[0]; i++)
         flood_refused += s->flood_refused[i];
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-                     " s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                     " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                      "flood_roots", (json_int_t)s->flood_roots,
                      "flood_rx", (json_int_t)s->flood_rx,
                      "flood_tx", (json_int_t)s->flood_tx,
                      "flood_malformed", (json_int_t)flood_bad,
                      "flood_refused", (json_int_t)flood_refused,
                      "packet_ins", (json_int_t)s->packet_ins,
+                     "csum_completed", (json_int_t)s->csum_completed,
                      "unicast", (json_int_t)s->unicast,
                      "flooded", (json_int_t)s->flooded,
                      "dropped", (json_int_t)dropped,

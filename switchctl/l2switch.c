@@ -13,6 +13,7 @@
 #include "lib/timeval.h"
 
 #include "evio/config.h"
+#include "evio/l4csum.h"
 #include "evio/log.h"
 #include "netif.h"
 #include "ofchannel.h"
@@ -99,6 +100,8 @@ static const uint8_t l2switch_flood_src[6] = { 0x02, 0x65, 0x76, 0x69, 0x6f, 0x0
 
 /* A frame plus the flood header, up to the largest OpenFlow packet-in. */
 static uint8_t l2switch_buf[65535 + BFLOOD_HDR_LEN];
+/* A packet-in's frame with its TCP/UDP checksum completed. */
+static uint8_t l2switch_csum_buf[65535];
 
 long long l2switch_now_ms(void) { return time_msec(); }
 
@@ -641,6 +644,16 @@ static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame
         && frame[13] == (BFLOOD_ETHERTYPE & 0xff)) {
         l2switch_flood_in(sw, in, frame, len, now);
         return;
+    }
+    /* A host with checksum offload (a veth's default) sends TCP/UDP with a
+     * partial checksum; the datapath keeps that state on its own path but
+     * not in a packet-in, so what we send on would be dropped by its
+     * receiver. Frames from peers were completed by their first switch. */
+    if (l4csum_is_partial(frame, len) && len <= sizeof l2switch_csum_buf) {
+        memcpy(l2switch_csum_buf, frame, len);
+        l4csum_complete(l2switch_csum_buf, len);
+        frame = l2switch_csum_buf;
+        sw->stats.csum_completed++;
     }
     if (in && len >= 14)
         l2switch_learn(sw, in, frame + 6, in->peer[0] ? NULL : "", now);

@@ -20,6 +20,7 @@ struct l2switch;
 
 struct l2switch_stats {
     unsigned long packet_ins;
+    unsigned long csum_completed;   /* packet-ins whose TCP/UDP checksum was partial */
     unsigned long unicast;          /* sent to one learned port (and a flow installed) */
     unsigned long flooded;
     unsigned long dropped[FLOOD_DROP_SAME_PORT + 1];    /* by flood_drop_reason */

@@ -1,6 +1,6 @@
 /* Completing partial TCP/UDP checksums in Ethernet frames, for the places
- * where a frame leaves the kernel's checksum offload behind (OVS packet-ins).
- * Pure: bytes in, bytes out; shared by switchctl and tincan. */
+ * where a frame leaves the kernel's checksum offload behind (switchctl's
+ * OVS packet-ins). Pure: bytes in, bytes out. */
 #ifndef EVIO_L4CSUM_H
 #define EVIO_L4CSUM_H
 

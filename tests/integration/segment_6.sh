@@ -13,6 +13,9 @@
 #  2. 802.1Q frames (VLAN 42) cross 3 hops both ways;
 #  3. an mDNS-like multicast from node1 reaches every other node exactly once;
 #  4. a DHCP client behind the far node gets a lease from dnsmasq on node1;
+#     with its veth's default offloads (partial TCP/UDP checksums) it then
+#     talks TCP and UDP to its own node and to node1, and its multicast
+#     reaches every node once;
 #  5. a host moved to another node is reachable again within 10 s of its
 #     gratuitous ARPs;
 #  6. a TCP transfer across 3 hops survives the cut of the overlay link in
@@ -54,16 +57,15 @@ _leaf_listed() {
   swctl "$1" bridge/status | jq -e --arg p "$2" '.bridges[0].ports | any(.port == $p and .ofport > 0)' >/dev/null
 }
 # leaf_attach I PORT HOSTNS [MAC]: a veth from node I's bridge (end PORT, a
-# leaf port) to eth0 in namespace HOSTNS (MAC fixed if given), checksum
-# offload off on both ends (OVS netdev datapath trap); returns once node I's
-# switch uses the port. eth0 is left up without an address.
+# leaf port) to eth0 in namespace HOSTNS (MAC fixed if given), both ends with
+# the kernel's default offloads, as a container runtime leaves them; returns
+# once node I's switch uses the port. eth0 is left up without an address.
 leaf_attach() {
   local i=$1 port=$2 h=$3 mac=${4:-}
   ip link add "$port" netns "${EVT_PREFIX}node$i" type veth peer name eth0 netns "${EVT_PREFIX}$h" \
     || fail "cannot create veth $port (node$i) <-> eth0 ($h)"
   [ -z "$mac" ] || ns "$h" ip link set eth0 address "$mac"
-  ns "node$i" ethtool -K "$port" tx off >/dev/null
-  ns "$h" ethtool -K eth0 tx off >/dev/null
+  tx_csum_on "$h" eth0
   ns "node$i" ip link set "$port" up
   ns "$h" ip link set eth0 up
   vsctl "$i" add-port evbr0 "$port" || fail "cannot add $port to node$i's bridge"
@@ -133,31 +135,33 @@ with open(out, "ab", buffering=0) as f:
         d, peer = s.recvfrom(2048)
         f.write(d + b"\n")
 '
+# node1 listens too (for check 4), and hears its own datagrams back
 for i in $all; do
-  [ "$i" = 1 ] && continue
   : >"$EVT_TMP/mdns$i.rx"
   bg "node$i" "$EVT_TMP/mdns$i.log" python3 -c "$MDNS_RX" 224.0.0.251 "10.250.0.$i" "$EVT_TMP/mdns$i.rx" >/dev/null
   wait_until 10 "the multicast receiver on node$i" grep -q joined "$EVT_TMP/mdns$i.log"
 done
+# send_mdns NS IP TEXT: one datagram to 224.0.0.251:5353 from IP in NS
 send_mdns() {
-  ns node1 python3 -c '
+  ns "$1" python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("10.250.0.1"))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-s.sendto(sys.argv[1].encode(), ("224.0.0.251", 5353))' "$1"
+s.sendto(sys.argv[2].encode(), ("224.0.0.251", 5353))' "$2" "$3"
 }
+# _mdns_everywhere TEXT [SKIP]: every node but SKIP has received TEXT
 _mdns_everywhere() {
   local i
   for i in $all; do
-    [ "$i" = 1 ] && continue
+    [ "$i" = "${2:-}" ] && continue
     grep -qx "$1" "$EVT_TMP/mdns$i.rx" || { echo "not yet on node$i"; return 1; }
   done
 }
 m1=evio-mdns-one-$$ m2=evio-mdns-two-$$
-send_mdns "$m1"
-send_mdns "$m2"
-wait_until 20 "the second multicast datagram on every node" _mdns_everywhere "$m2"
+send_mdns node1 10.250.0.1 "$m1"
+send_mdns node1 10.250.0.1 "$m2"
+wait_until 20 "the second multicast datagram on every node" _mdns_everywhere "$m2" 1
 for i in $all; do
   [ "$i" = 1 ] && continue
   c=$(grep -cx "$m1" "$EVT_TMP/mdns$i.rx" || true)
@@ -200,6 +204,18 @@ last=${lease##*.}
 ns "$H" ip -4 addr show dev eth0 | grep -q "inet $lease/24" || fail "$H: $lease is not on eth0"
 wait_until 10 "$H ($lease) to reach node1" ns "$H" ping -c 1 -W 1 10.250.0.1
 log "4. DHCP: $H behind node$FAR leased $lease from dnsmasq on node1 in $(( $(now_ms) - t0 )) ms and pings 10.250.0.1"
+l4_echo_start "node$FAR" "10.250.0.$FAR" 7000
+l4_echo_start node1 10.250.0.1 7000
+l4_echo_check "$H" "10.250.0.$FAR" 7000 || fail "$H: TCP/UDP to its own node$FAR (see above)"
+l4_echo_check "$H" 10.250.0.1 7000 || fail "$H: TCP/UDP to node1, 3 hops (see above)"
+m3=evio-mdns-host-$$
+send_mdns "$H" "$lease" "$m3"
+wait_until 20 "$H's multicast datagram on every node" _mdns_everywhere "$m3"
+for i in $all; do
+  c=$(grep -cx "$m3" "$EVT_TMP/mdns$i.rx" || true)
+  [ "$c" = 1 ] || fail "node$i received $H's multicast datagram $c times, expected exactly 1"
+done
+log "   $H (tx checksum offload on) echoes 1 MB over TCP and a UDP datagram with node$FAR (same bridge) and node1 (3 hops); its multicast reached all $N nodes once"
 
 # ---- 5. host move ----------------------------------------------------------
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # evio-switchctl on one node with one link: bridge setup over OVSDB, learning
-# and flooding over OpenFlow 1.3, takeover after a crash, port removal.
+# and flooding over OpenFlow 1.3, TCP and UDP with both ends keeping their
+# default checksum offload, takeover after a crash, port removal.
 #
 #   namespace h (stands in for the remote peer)    namespace n (the node)
 #   +-----------------+        veth         +-------------------------------+
@@ -38,10 +39,9 @@ swq() {
 ns_add n h
 ovs_start n "$OVS"
 
-log "veth tp0 (n) <-> hv0 (h), checksum offload off (OVS netdev datapath trap)"
+log "veth tp0 (n) <-> hv0 (h), default offloads (tx checksum offload on)"
 ns n ip link add tp0 type veth peer name hv0 netns "${EVT_PREFIX}h"
-ns n ethtool -K tp0 tx off >/dev/null
-ns h ethtool -K hv0 tx off >/dev/null
+tx_csum_on h hv0
 ns n ip link set tp0 up
 ns h ip addr add 10.20.0.2/24 brd + dev hv0
 ns h ip link set hv0 up
@@ -115,6 +115,48 @@ log "ping h -> 10.20.0.1 and n -> 10.20.0.2"
 wait_until 10 "ping from h to 10.20.0.1" ns h ping -c 1 -W 1 10.20.0.1
 ns h ping -c 3 -i 0.2 -W 1 10.20.0.1 >/dev/null || fail "ping from h lost packets"
 ns n ping -c 3 -i 0.2 -W 1 10.20.0.2 >/dev/null || fail "ping from n to h failed"
+
+log "TCP and UDP h <-> 10.20.0.1 and n <-> 10.20.0.2 (both ends offload checksums)"
+l4_echo_start n 10.20.0.1 7000
+l4_echo_start h 10.20.0.2 7000
+l4_echo_check h 10.20.0.1 7000 || fail "TCP/UDP from h to 10.20.0.1 (see above)"
+l4_echo_check n 10.20.0.2 7000 || fail "TCP/UDP from n to 10.20.0.2 (see above)"
+
+log "UDP broadcasts h -> n and n -> h (through the controller: packet-in, packet-out)"
+# bcast_check FROM TO SRC_IP: a datagram to 10.20.0.255 from namespace FROM
+# (sent every 0.2 s) reaches a socket in TO
+_bcast_got() { grep -qx "$1" "$EVT_TMP/bcast-$2.rx"; }
+bcast_check() {
+  local from=$1 to=$2 src=$3 m=evio-bcast-$1-$$
+  : >"$EVT_TMP/bcast-$to.rx"
+  bg "$to" "$EVT_TMP/bcast-$to.log" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", 7001))
+print("bound", flush=True)
+with open(sys.argv[1], "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(2048) + b"\n")' "$EVT_TMP/bcast-$to.rx" >/dev/null
+  local rx=${EVT_PIDS[-1]}
+  wait_until 10 "the broadcast receiver in $to" grep -q bound "$EVT_TMP/bcast-$to.log"
+  bg "$from" /dev/null python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.bind((sys.argv[1], 0))
+while True:
+    s.sendto(sys.argv[2].encode(), ("10.20.0.255", 7001))
+    time.sleep(0.2)' "$src" "$m" >/dev/null
+  local tx=${EVT_PIDS[-1]}
+  wait_until 10 "a UDP broadcast from $from in $to" _bcast_got "$m" "$to"
+  kill_wait "$tx" "$rx"
+}
+bcast_check h n 10.20.0.2
+bcast_check n h 10.20.0.1
+swq bridge/status '{}' '.bridges[0].stats.csum_completed > 0' \
+  || fail "no partial checksum completed: $(sw bridge/status)"
+grep userspace-tso-enable "$EVT_TMP/switchctl-1.log" \
+  && fail "evio-switchctl warns about the OVS settings ovs_start made"
 
 log "fdb/show: h's MAC $H_MAC on tp0 behind $PEER"
 swq fdb/show '{"overlay":"lab"}' \

@@ -69,7 +69,11 @@ kill_wait() {
 }
 
 # ovs_start NS DIR / ovs_stop NS DIR: a private ovsdb-server + ovs-vswitchd
-# whose every file lives in DIR, inside namespace NS.
+# whose every file lives in DIR, inside namespace NS. userspace-tso-enable
+# makes the netdev datapath carry the kernel's checksum offload state (a
+# virtio-net header) instead of bare bytes, so hosts on veths with their
+# default offloads work. It must be set before ovs-vswitchd starts: turned
+# on under a running one, it breaks the ports already open.
 ovs_start() {
   local n=$1 d=$2
   mkdir -p "$d"
@@ -79,7 +83,8 @@ ovs_start() {
     ovsdb-server "$d/conf.db" --remote=punix:"$d/db.sock" \
       --pidfile="$d/ovsdb-server.pid" --unixctl="$d/ovsdb-server.ctl" \
       --log-file="$d/ovsdb-server.log" -vconsole:off --detach --no-chdir
-    ovs-vsctl --db=unix:"$d/db.sock" --no-wait init
+    ovs-vsctl --db=unix:"$d/db.sock" --no-wait init -- \
+      set Open_vSwitch . other_config:userspace-tso-enable=true
     ovs-vswitchd unix:"$d/db.sock" --pidfile="$d/ovs-vswitchd.pid" \
       --unixctl="$d/ovs-vswitchd.ctl" --log-file="$d/ovs-vswitchd.log" \
       -vconsole:off --detach --no-chdir' "$d" || fail "cannot start OVS in $n"
@@ -93,6 +98,86 @@ ovs_stop() {
     [ -f "$d/$p.pid" ] && kill_wait "$(cat "$d/$p.pid")"
   done
   return 0
+}
+
+# tx_csum_on NS IF: IF in NS has tx checksum offload on (the kernel's
+# default for a veth), so a test cannot pass by hiding partial checksums.
+tx_csum_on() {
+  ns "$1" ethtool -k "$2" | grep -qx 'tx-checksumming: on' \
+    || fail "$2 in $1: tx checksum offload is off; hosts must keep their defaults"
+}
+
+# l4_echo_start NS IP PORT: a TCP and a UDP echo server on IP:PORT in NS;
+# returns once both listen.
+l4_echo_start() {
+  local n=$1 ip=$2 port=$3
+  bg "$n" "$EVT_TMP/echo-$n-$port.log" python3 -c '
+import select, socket, sys
+addr = (sys.argv[1], int(sys.argv[2]))
+t = socket.socket()
+t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(addr)
+t.listen(4)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(addr)
+while True:
+    r, _, _ = select.select([t, u], [], [])
+    if u in r:
+        d, peer = u.recvfrom(65535)
+        u.sendto(d, peer)
+    if t in r:
+        c, peer = t.accept()
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+        c.close()
+' "$ip" "$port" >/dev/null
+  wait_until 10 "echo server on $ip:$port in $n" _l4_echo_listening "$n" "$ip" "$port"
+}
+_l4_echo_listening() {
+  ns "$1" ss -Hltn "src $2:$3" | grep -q . && ns "$1" ss -Hlun "src $2:$3" | grep -q .
+}
+# l4_echo_check NS IP PORT: from NS, a UDP datagram and 1 MB over TCP to the
+# echo server at IP:PORT, each back intact within 10 s; says which failed.
+l4_echo_check() {
+  ns "$1" timeout 15 python3 -c '
+import os, socket, sys, threading
+addr = (sys.argv[1], int(sys.argv[2]))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(1)
+d = os.urandom(1000)
+for attempt in range(10):
+    u.sendto(d, addr)
+    try:
+        if u.recvfrom(2048)[0] == d:
+            break
+    except socket.timeout:
+        pass
+else:
+    sys.exit("UDP: no echo from %s:%d in 10 tries" % addr)
+d = os.urandom(1 << 20)
+got = bytearray()
+try:
+    c = socket.create_connection(addr, timeout=10)
+    # the echo comes back while we send: read it in a thread, or both
+    # ends could block with full buffers
+    def send():
+        c.sendall(d)
+        c.shutdown(socket.SHUT_WR)
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        got += b
+except OSError as e:
+    sys.exit("TCP to %s:%d: %s after %d bytes echoed" % (addr + (e, len(got))))
+if got != d:
+    sys.exit("TCP: %d bytes echoed, expected the %d sent" % (len(got), len(d)))
+' "$2" "$3"
 }
 
 # cleanup: kill every recorded process, delete every recorded namespace.
