@@ -227,11 +227,15 @@ static json_t *cmd_status(void *aux, json_t *args, struct ctl_conn *c, char **er
     json_t *overlays = json_array();
     for (int i = 0; i < a->n_overlays; i++)
         json_array_append_new(overlays, edge_status(a, &a->overlays[i], stats));
+    /* the STUN/TURN servers as the datapath sees them (probed there) */
+    json_t *servers = json_object_get(stats, "servers");
+    servers = json_is_array(servers) ? json_incref(servers) : json_array();
     json_decref(stats);
 
-    return json_pack("{ss ss ss so s[oo] so}", "node_id", a->self_hex, "session", a->session,
+    return json_pack("{ss ss ss so s[oo] so so}", "node_id", a->self_hex, "session", a->session,
                      "fingerprint", a->fingerprint, "xmpp", xmpp, "helpers",
-                     helper_json(&a->tincan), helper_json(&a->switchctl), "overlays", overlays);
+                     helper_json(&a->tincan), helper_json(&a->switchctl), "overlays", overlays,
+                     "servers", servers);
 }
 
 /* topology [overlay]: each overlay's ring, planned edges and edges */

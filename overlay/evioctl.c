@@ -176,6 +176,12 @@ static void print_status(json_t *r)
     json_array_foreach(json_object_get(r, "helpers"), i, h)
         printf("helper %-15s pid %-7lld restarts %lld  %s\n", jstr(h, "name"), jint(h, "pid"),
                jint(h, "restarts"), jstr(h, "state"));
+    json_array_foreach(json_object_get(r, "servers"), i, h) {
+        const char *err = jstr(h, "error");
+        printf("%s %-22s %-9s %s%s(%llds)%s%s\n", jstr(h, "kind"), jstr(h, "server"),
+               jstr(h, "state"), err, *err ? " " : "", jint(h, "since_s"),
+               *jstr(h, "used_as") ? "  used as " : "  not used", jstr(h, "used_as"));
+    }
 
     json_t *ov;
     json_array_foreach(json_object_get(r, "overlays"), i, ov) {

@@ -11,6 +11,7 @@
 #include "cert.h"
 #include "evio/ctl.h"
 #include "evio/log.h"
+#include "servers.h"
 
 #define CONTROL_MOD "tincan"
 #define CONTROL_MAX_LINKS 4096
@@ -320,7 +321,7 @@ static json_t *control_link_stats(void *aux, json_t *args, struct ctl_conn *conn
         for (int i = 0; i < c->n_links; i++)
             json_array_append_new(links, link_stats_json(c->links[i]));
     }
-    return json_pack("{s:o}", "links", links);
+    return json_pack("{s:o, s:o}", "links", links, "servers", servers_json(c->servers));
 }
 
 /* ---- setup ----------------------------------------------------------- */
@@ -332,12 +333,13 @@ static void control_event(void *aux, const char *name, json_t *data)
 }
 
 void control_init(struct control *c, struct ctl_server *srv, const struct config *cfg,
-                  const struct cert *cert, struct dtls_ctx *dtls)
+                  const struct cert *cert, struct dtls_ctx *dtls, struct servers *servers)
 {
     memset(c, 0, sizeof *c);
     c->srv = srv;
     c->cert = cert;
-    c->env = (struct link_env){ .cfg = cfg, .cert = cert, .dtls = dtls,
+    c->servers = servers;
+    c->env = (struct link_env){ .cfg = cfg, .cert = cert, .dtls = dtls, .servers = servers,
                                 .event = control_event, .aux = c };
     ctl_server_register(srv, "node/info", "{}", control_node_info, c);
     ctl_server_register(srv, "link/create",
@@ -348,7 +350,8 @@ void control_init(struct control *c, struct ctl_server *srv, const struct config
                         "\"gathering_done\"?:bool}", control_link_remote, c);
     ctl_server_register(srv, "link/local", "{\"link_id\":str}", control_link_local, c);
     ctl_server_register(srv, "link/remove", "{\"link_id\":str}", control_link_remove, c);
-    ctl_server_register(srv, "link/stats", "{\"link_id\"?:str}", control_link_stats, c);
+    ctl_server_register(srv, "link/stats", "{\"link_id\"?:str} (and the STUN/TURN servers)",
+                        control_link_stats, c);
 }
 
 void control_destroy(struct control *c)

@@ -20,6 +20,7 @@
 #include "fastpath.h"
 #include "ice.h"
 #include "rec.h"
+#include "servers.h"
 #include "tap.h"
 #include "underlay.h"
 
@@ -667,12 +668,12 @@ static bool link_start_ice(struct link *l, const struct link_params *p, char **e
         .local_addrs = addrs,
         .n_local = underlay_addrs(&f, addrs, UNDERLAY_MAX_ADDRS),
     };
-    if (l->env->cfg) {
+    if (l->env->cfg)
         ip.relay_only = l->env->cfg->relay_only;
-        ip.n_turn = underlay_servers(l->env->cfg, &stun, &stun_ok, turn, 8);
-        ip.turn = turn;
-        ip.stun = stun_ok ? &stun : NULL;
-    }
+    /* resolved already, and without the servers known to be broken */
+    ip.n_turn = servers_for_agent(l->env->servers, &stun, &stun_ok, turn, 8);
+    ip.turn = turn;
+    ip.stun = stun_ok ? &stun : NULL;
     static const struct ice_callbacks cbs = {
         .candidate = link_ice_candidate,
         .gathering_done = link_ice_gathering_done,

@@ -29,12 +29,14 @@ const char *link_state_name(enum link_state);
 
 struct config;
 struct dtls_ctx;
+struct servers;
 
 /* What the owner of the links provides; must outlive every link. */
 struct link_env {
     const struct config *cfg;
     const struct cert *cert;      /* this node's, for its fingerprint */
     struct dtls_ctx *dtls;
+    struct servers *servers;      /* STUN/TURN servers for new agents; may be NULL */
     /* emits a control event (NAME, DATA borrowed) to subscribers */
     void (*event)(void *aux, const char *name, json_t *data);
     void *aux;

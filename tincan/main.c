@@ -18,6 +18,7 @@
 #include "evio/config.h"
 #include "evio/ctl.h"
 #include "evio/log.h"
+#include "servers.h"
 
 #define MAIN_MOD "tincan"
 #define MAIN_SOCKET_NAME "tincan.sock"
@@ -79,6 +80,7 @@ int main(int argc, char **argv)
     struct cert cert;
     struct dtls_ctx *dtls = NULL;
     struct ctl_server *srv = NULL;
+    struct servers *servers = NULL;
     struct control control;
     bool have_control = false;
     GMainLoop *loop = NULL;
@@ -109,7 +111,13 @@ int main(int argc, char **argv)
         log_error(MAIN_MOD, "%s: %s", sock_path, strerror(e));
         goto out;
     }
-    control_init(&control, srv, &cfg, &cert, dtls);
+    /* probing the STUN/TURN servers starts now, so that their state is
+     * known before the first link */
+    if (!(servers = servers_new(&cfg))) {
+        log_error(MAIN_MOD, "out of memory");
+        goto out;
+    }
+    control_init(&control, srv, &cfg, &cert, dtls, servers);
     have_control = true;
 
     /* a subscriber that hangs up must not kill the datapath */
@@ -131,6 +139,7 @@ int main(int argc, char **argv)
 out:
     if (have_control)
         control_destroy(&control);
+    servers_free(servers);
     main_drain();
     ctl_server_close(srv);
     if (loop)

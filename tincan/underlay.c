@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,42 +58,4 @@ int underlay_addrs(const struct underlay_filter *f, char out[][INET_ADDRSTRLEN],
     if (n == 0)
         log_warn(UNDERLAY_MOD, "no underlay IPv4 address to gather on");
     return n;
-}
-
-/* Resolves S to one IPv4 address into OUT; false (logged) if it cannot. */
-static bool underlay_resolve(const struct config_server *s, const char *kind,
-                             struct ice_server *out)
-{
-    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM };
-    struct addrinfo *res = NULL;
-    memset(out, 0, sizeof *out);
-    if (!s->host)
-        return false;
-    int rc = getaddrinfo(s->host, NULL, &hints, &res);
-    if (rc || !res) {
-        log_warn(UNDERLAY_MOD, "%s server %s: %s", kind, s->host, gai_strerror(rc));
-        if (res)
-            freeaddrinfo(res);
-        return false;
-    }
-    inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, out->ip, sizeof out->ip);
-    freeaddrinfo(res);
-    out->port = s->port ? s->port : 3478;
-    out->user = s->user;
-    out->password = s->password;
-    return true;
-}
-
-int underlay_servers(const struct config *cfg, struct ice_server *stun, bool *stun_ok,
-                     struct ice_server *turn, int max_turn)
-{
-    int n_turn = 0;
-    for (int i = 0; i < cfg->n_turn && n_turn < max_turn; i++)
-        if (underlay_resolve(&cfg->turn[i], "TURN", &turn[n_turn]))
-            n_turn++;
-    *stun_ok = cfg->n_stun > 0 && underlay_resolve(&cfg->stun[0], "STUN", stun);
-    for (int i = 0; *stun_ok && i < n_turn; i++)
-        if (!strcmp(turn[i].ip, stun->ip) && turn[i].port == stun->port)
-            *stun_ok = false;
-    return n_turn;
 }

@@ -25,8 +25,24 @@ coturn_start() {
   log "coturn up on $ip:$COTURN_PORT (pid $COTURN_PID)"
 }
 
+# _coturn_listening NS IP [PORT]
 _coturn_listening() {
-  ns "$1" ss -Hun state unconnected "src $2:$COTURN_PORT" | grep -q .
+  ns "$1" ss -Hun state unconnected "src $2:${3:-$COTURN_PORT}" | grep -q .
+}
+
+# coturn_stun_start NS DIR IP PORT: a second turnserver that only answers
+# STUN Binding requests (no relay, no credentials) on IP:PORT, files in DIR;
+# its PID in COTURN_STUN_PID.
+coturn_stun_start() {
+  local n=$1 d=$2 ip=$3 port=$4
+  mkdir -p "$d"
+  bg "$n" "$d/turnserver.out" turnserver -n --stun-only \
+    --listening-ip="$ip" --listening-port="$port" --no-tls --no-dtls --no-cli \
+    --pidfile="$d/turnserver.pid" --log-file="$d/turnserver.log" --simple-log \
+    --no-stdout-log --userdb="$d/turndb" >/dev/null
+  COTURN_STUN_PID=${EVT_PIDS[-1]}
+  wait_until 10 "STUN server listening on $ip:$port/udp in $n" _coturn_listening "$n" "$ip" "$port"
+  log "STUN-only coturn up on $ip:$port (pid $COTURN_STUN_PID)"
 }
 
 # coturn_stop: stop the server started by coturn_start.
