@@ -67,7 +67,8 @@ static void on_sig_state(void *aux, bool connected, const char *why)
     a->replan = true;
 }
 
-static void on_peer_joined(void *aux, const char *overlay, const char *node_hex)
+static void on_peer_joined(void *aux, const char *overlay, const char *node_hex,
+                           const char *session)
 {
     struct agent *a = aux;
     struct overlay *ov = agent_find_overlay(a, overlay);
@@ -75,6 +76,12 @@ static void on_peer_joined(void *aux, const char *overlay, const char *node_hex)
     if (!ov || !nodeid_parse(node_hex, &id) || !nodeid_cmp(&id, &a->self))
         return;
     struct peer *p = agent_add_peer(ov, &id);
+    if (p && session[0] && strcmp(p->session, session)) {
+        /* a new agent session: the peer restarted, and its links with it */
+        if (p->session[0])
+            edge_on_peer_restarted(a, ov, p, session);
+        snprintf(p->session, sizeof p->session, "%s", session);
+    }
     if (p && !p->present) {
         if (!topo_ring_insert(&ov->ring, &id)) {
             log_error("agent", "%s: peer %s: out of memory", overlay, node_hex);
@@ -213,6 +220,7 @@ static json_t *cmd_status(void *aux, json_t *args, struct ctl_conn *c, char **er
         json_object_set_new(xmpp, "state", json_string(st.state == SIG_ONLINE ? "connected"
                                                                       : sig_state_name(st.state)));
         json_object_set_new(xmpp, "last_error", json_string(st.last_error));
+        json_object_set_new(xmpp, "rooms_joined", json_integer(st.rooms_joined));
         json_object_set_new(xmpp, "counters",
                             json_pack("{sI sI sI sI sI sI sI sI}", "sent", (json_int_t)st.sent,
                                       "send_failed", (json_int_t)st.send_failed,
@@ -357,7 +365,7 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
         .peer_left = on_peer_left,
         .message = on_sig_message,
     };
-    error = sig_session_create(cfg, a->self_hex, &cbs, a, &a->sig);
+    error = sig_session_create(cfg, a->self_hex, a->session, &cbs, a, &a->sig);
     if (error) {
         log_error("agent", "signalling: %s", strerror(error));
         goto out;

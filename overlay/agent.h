@@ -111,6 +111,10 @@ void edge_on_tincan_event(struct agent *, const struct ctl_msg *);
 void edge_on_tincan_ready(struct agent *, bool ready);
 void edge_on_switchctl_ready(struct agent *, bool ready);
 void edge_on_switchctl_event(struct agent *, const struct ctl_msg *);
+/* Peer P announced a new agent session: whatever edge it had with us is
+ * gone with its old process, so it starts over at once (no backoff). */
+void edge_on_peer_restarted(struct agent *, struct overlay *, struct peer *p,
+                            const char *session);
 void edge_on_peer_left(struct agent *, struct overlay *, struct peer *);
 /* Starts the edges the topology wants; runs timeouts and retries. */
 void edge_plan(struct agent *, int64_t now_ms);

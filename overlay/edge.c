@@ -704,6 +704,21 @@ void edge_on_switchctl_ready(struct agent *a, bool ready)
     }
 }
 
+void edge_on_peer_restarted(struct agent *a, struct overlay *ov, struct peer *p,
+                            const char *session)
+{
+    struct edge *e = &p->edge;
+    log_info("edge", "%s/%.12s: peer restarted (session %s)", ov->cfg->name, p->hex, session);
+    /* our datapath would tell only after 5 s of silence (a message from the
+     * new session would have named it first, see edge_on_message) */
+    if (e->state == EDGE_IDLE)
+        return;
+    edge_reset(a, ov, p, "peer restarted", false);
+    e->failures = 0;
+    e->deadline_ms = monotonic_ms();   /* free to be asked for again now */
+    a->replan = true;
+}
+
 void edge_on_peer_left(struct agent *a, struct overlay *ov, struct peer *p)
 {
     /* a link that is up stays until the datapath says it is gone: the peer

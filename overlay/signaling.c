@@ -16,11 +16,13 @@
 #include <strophe.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "evio/config.h"
 #include "evio/log.h"
 #include "evio/nodeid.h"
 #include "evio/timing.h"
+#include "resolver.h"
 
 #define SIG_LOG "xmpp"
 
@@ -47,12 +49,27 @@
 #define SIG_DRAIN_ROUNDS      4
 #define SIG_RUN_MAX_ROUNDS    256     /* bound one run's work; the next run goes on */
 
+#define SIG_SESSION_LEN    16   /* an agent session: hex digits */
+
+/* After losing a server that was reachable, BACKOFF probes it with a TCP
+ * connect every 0.5-1.5 s (a SYN, answered by a RST while it is down) and
+ * attempts a session 0-1.5 s after a probe connects: back in the rooms
+ * within ~3 s of the server's return, and a thousand nodes spread over
+ * seconds rather than arriving in one. The full backoff still bounds the
+ * wait when probes cannot tell (a server that accepts TCP but fails). */
+#define SIG_PROBE_MIN_MS     500
+#define SIG_PROBE_SPREAD_MS  1000
+#define SIG_PROBE_WAIT_MS    1000   /* a probe's connect may take this long */
+#define SIG_ARRIVE_SPREAD_MS 1500
+#define SIG_RESOLVE_POLL_MS  50
+
 #define SIG_TCP_KEEPIDLE   30   /* seconds: a dead server is noticed in ~1 minute */
 #define SIG_TCP_KEEPINTVL  10
 #define SIG_TCP_KEEPCNT    3
 
 static const char *const sig_state_names[] = {
     [SIG_BACKOFF] = "backoff",
+    [SIG_RESOLVING] = "resolving",
     [SIG_CONNECTING] = "connecting",
     [SIG_ONLINE] = "online",
 };
@@ -70,6 +87,7 @@ struct sig_peer {
     struct nodeid id;
     bool seen;
     int64_t leave_at;
+    char session[SIG_SESSION_LEN + 1];   /* from its presence, "" if none */
 };
 
 struct sig_room {
@@ -90,6 +108,7 @@ struct sig_session {
     enum xmpp_tls_mode tls;
     char *ca_file;
     char node_id[NODEID_HEX_LEN + 1];
+    char session[SIG_SESSION_LEN + 1];   /* ours, announced in room presence */
     struct sig_room rooms[CONFIG_MAX_OVERLAYS];
     int n_rooms;
     struct sig_callbacks cb;
@@ -101,6 +120,11 @@ struct sig_session {
     xmpp_log_t logger;
     int fd;
 
+    /* the server's address, looked up before each attempt */
+    struct resolver *resolving;
+    struct resolver_result addr;
+    bool have_addr;
+
     /* state */
     enum sig_state state;
     int64_t state_since;        /* ms, monotonic */
@@ -108,6 +132,12 @@ struct sig_session {
     int failures;               /* attempts failed in a row, for backoff_ms() */
     bool flush_wanted;          /* send() queued data: run soon */
     bool cert_rejected;         /* this attempt failed TLS verification */
+    char auth_failed[64];       /* SASL failure condition of this attempt */
+    bool probe_next;            /* the next BACKOFF may probe (server lost) */
+    bool probing;               /* this BACKOFF probes */
+    int probe_fd;               /* a probe's connect in flight, or -1 */
+    int64_t probe_at;           /* when to probe next / the probe's deadline */
+    bool probe_led;             /* this attempt began because a probe connected */
     char lib_error[160];        /* libstrophe's last warning of this attempt */
     uint64_t rng;
     struct sig_stats stats;
@@ -150,8 +180,12 @@ static void sig_set_state(struct sig_session *s, enum sig_state next, const char
         int delay = (int) backoff_ms(++s->failures, sig_random(s));
         s->retry_at = s->state_since + delay;
         s->fd = -1;
-        log_info(SIG_LOG, "%s -> %s: %s; retrying in %d.%03d s", sig_state_name(prev),
-                 sig_state_name(next), why, delay / 1000, delay % 1000);
+        s->probing = s->probe_next && s->have_addr;
+        s->probe_next = false;
+        s->probe_at = s->state_since + SIG_PROBE_MIN_MS + sig_random(s) % SIG_PROBE_SPREAD_MS;
+        log_info(SIG_LOG, "%s -> %s: %s; retrying in %d.%03d s%s", sig_state_name(prev),
+                 sig_state_name(next), why, delay / 1000, delay % 1000,
+                 s->probing ? ", sooner if a probe finds the server back" : "");
     } else {
         log_info(SIG_LOG, "%s -> %s%s%s", sig_state_name(prev), sig_state_name(next),
                  why ? ": " : "", why ? why : "");
@@ -198,7 +232,12 @@ static void sig_peer_remove(struct sig_session *s, struct sig_room *room, size_t
         s->cb.peer_left(s->aux, room->overlay, hex);
 }
 
-static void sig_peer_present(struct sig_session *s, struct sig_room *room, const char *nick)
+/* An "available" from occupant NICK. It cancels a departure still in its
+ * grace period whatever the order the server sent them in: a node that
+ * reconnects while the server is still closing its old session gets the old
+ * session's "unavailable" broadcast around its own new presence. */
+static void sig_peer_present(struct sig_session *s, struct sig_room *room, const char *nick,
+                             const char *session)
 {
     struct nodeid id;
     bool found;
@@ -206,7 +245,8 @@ static void sig_peer_present(struct sig_session *s, struct sig_room *room, const
     if (!nodeid_parse(nick, &id))
         return;
     size_t i = sig_peer_find(room, &id, &found);
-    if (found && room->peers[i].seen)
+    if (found && room->peers[i].seen && !room->peers[i].leave_at
+        && !strcmp(room->peers[i].session, session))
         return;   /* a status update from someone already reported */
     if (!found) {
         if (room->n_peers == room->cap) {
@@ -220,15 +260,19 @@ static void sig_peer_present(struct sig_session *s, struct sig_room *room, const
             room->cap = cap;
         }
         memmove(&room->peers[i + 1], &room->peers[i], (room->n_peers - i) * sizeof *room->peers);
+        memset(&room->peers[i], 0, sizeof room->peers[i]);
         room->peers[i].id = id;
         room->n_peers++;
         s->stats.peers++;
         log_info(SIG_LOG, "%s: peer %s joined", room->overlay, nick);
+    } else if (room->peers[i].leave_at) {
+        log_info(SIG_LOG, "%s: peer %s is back", room->overlay, nick);
     }
     room->peers[i].seen = true;
     room->peers[i].leave_at = 0;
+    snprintf(room->peers[i].session, sizeof room->peers[i].session, "%s", session);
     if (s->cb.peer_joined)
-        s->cb.peer_joined(s->aux, room->overlay, nick);
+        s->cb.peer_joined(s->aux, room->overlay, nick, session);
 }
 
 /* Reports the departures whose grace period is over. Only while online: once
@@ -323,6 +367,19 @@ static const char *sig_error_condition(xmpp_stanza_t *stanza)
     return "unknown error";
 }
 
+/* The agent session an occupant's presence announces (<evio session=""/>),
+ * or "" if it has none that is well formed. */
+static const char *sig_presence_session(xmpp_stanza_t *stanza)
+{
+    xmpp_stanza_t *ev = xmpp_stanza_get_child_by_name_and_ns(stanza, "evio", SIG_NS);
+    const char *v = ev ? xmpp_stanza_get_attribute(ev, "session") : NULL;
+    if (!v || strlen(v) != SIG_SESSION_LEN || strspn(v, "0123456789abcdef") != SIG_SESSION_LEN)
+        return "";
+    return v;
+}
+
+static void sig_join_room(struct sig_session *s, struct sig_room *room);
+
 static int sig_on_presence(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata)
 {
     static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 5);
@@ -345,9 +402,11 @@ static int sig_on_presence(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userd
         if (!sig_has_status(x, "110"))
             return 1;   /* another session of ours under the same nick */
         if (gone) {
+            /* e.g. our previous session's departure, processed by the server
+             * after our new presence: we are out, so in again at once */
             room->joined = false;
-            log_warn(SIG_LOG, "%s: removed from room %s; rejoining after the next reconnect",
-                     room->overlay, room->jid);
+            log_warn(SIG_LOG, "%s: removed from room %s; rejoining", room->overlay, room->jid);
+            sig_join_room(s, room);
         } else {
             sig_room_joined(s, room);
         }
@@ -366,7 +425,7 @@ static int sig_on_presence(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userd
         if (found && !room->peers[i].leave_at)
             room->peers[i].leave_at = monotonic_ms() + SIG_LEAVE_GRACE_MS;
     } else {
-        sig_peer_present(s, room, nick);
+        sig_peer_present(s, room, nick, sig_presence_session(stanza));
     }
     return 1;
 }
@@ -411,6 +470,28 @@ static int sig_on_message(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userda
     return 1;
 }
 
+/* Sends our presence to ROOM: joining it, or asserting we are in it. */
+static void sig_join_room(struct sig_session *s, struct sig_room *room)
+{
+    char to[512];
+    snprintf(to, sizeof to, "%s/%s", room->jid, s->node_id);
+    xmpp_stanza_t *p = xmpp_presence_new(s->ctx);
+    xmpp_stanza_t *x = p ? sig_child(s->ctx, p, "x", SIG_NS_MUC) : NULL;
+    xmpp_stanza_t *h = x ? sig_child(s->ctx, x, "history", NULL) : NULL;
+    xmpp_stanza_t *ev = h && s->session[0] ? sig_child(s->ctx, p, "evio", SIG_NS) : h;
+    if (!ev || xmpp_stanza_set_to(p, to) != XMPP_EOK
+        || xmpp_stanza_set_attribute(h, "maxstanzas", "0") != XMPP_EOK
+        || (s->session[0] && xmpp_stanza_set_attribute(ev, "session", s->session) != XMPP_EOK)) {
+        log_error(SIG_LOG, "%s: out of memory joining %s", room->overlay, room->jid);
+    } else {
+        xmpp_send(s->conn, p);
+        s->flush_wanted = true;
+        log_debug(SIG_LOG, "%s: joining %s", room->overlay, to);
+    }
+    if (p)
+        xmpp_stanza_release(p);
+}
+
 static void sig_join_rooms(struct sig_session *s)
 {
     xmpp_stanza_t *p = xmpp_presence_new(s->ctx);   /* become available */
@@ -420,26 +501,12 @@ static void sig_join_rooms(struct sig_session *s)
     }
     for (int i = 0; i < s->n_rooms; i++) {
         struct sig_room *room = &s->rooms[i];
-        char to[512];
         room->joined = false;
         for (size_t j = 0; j < room->n_peers; j++) {
             room->peers[j].seen = false;
             room->peers[j].leave_at = 0;
         }
-
-        snprintf(to, sizeof to, "%s/%s", room->jid, s->node_id);
-        p = xmpp_presence_new(s->ctx);
-        xmpp_stanza_t *x = p ? sig_child(s->ctx, p, "x", SIG_NS_MUC) : NULL;
-        xmpp_stanza_t *h = x ? sig_child(s->ctx, x, "history", NULL) : NULL;
-        if (!h || xmpp_stanza_set_to(p, to) != XMPP_EOK
-            || xmpp_stanza_set_attribute(h, "maxstanzas", "0") != XMPP_EOK) {
-            log_error(SIG_LOG, "%s: out of memory joining %s", room->overlay, room->jid);
-        } else {
-            xmpp_send(s->conn, p);
-            log_debug(SIG_LOG, "%s: joining %s", room->overlay, to);
-        }
-        if (p)
-            xmpp_stanza_release(p);
+        sig_join_room(s, room);
     }
 }
 
@@ -502,6 +569,7 @@ static void sig_on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 
     if (event == XMPP_CONN_CONNECT) {
         s->lib_error[0] = '\0';
+        s->probe_led = false;
         sig_set_state(s, SIG_ONLINE, xmpp_conn_is_secured(conn) ? "TLS" : "no TLS");
         sig_join_rooms(s);
         return;
@@ -509,7 +577,18 @@ static void sig_on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
     if (event == XMPP_CONN_RAW_CONNECT)
         return;
 
-    if (s->cert_rejected || (s->lib_error[0] && !stream_error && !error))
+    /* The server was there and went away, or could not be reached: a probe
+     * can tell when it is back. Not when it answered and refused us, nor
+     * after an attempt a probe started failed (it takes TCP but no session:
+     * the plain backoff paces those). libstrophe reports a refused connect
+     * with no errno, so "could not be reached" is all the rest. */
+    s->probe_next = s->state == SIG_ONLINE
+                    || (!s->cert_rejected && !s->auth_failed[0] && !stream_error
+                        && !s->probe_led);
+    if (s->auth_failed[0])
+        snprintf(why, sizeof why, "authentication failed for %.*s (%s)",
+                 (int)strcspn(s->jid, "/"), s->jid, s->auth_failed);
+    else if (s->cert_rejected || (s->lib_error[0] && !stream_error && !error))
         snprintf(why, sizeof why, "%s", s->lib_error);
     else if (stream_error)
         snprintf(why, sizeof why, "server closed the stream: %s%s%s%s",
@@ -532,6 +611,19 @@ static void sig_log(void *userdata, xmpp_log_level_t level, const char *area, co
 
     if (level >= XMPP_LEVEL_WARN && !s->cert_rejected)
         snprintf(s->lib_error, sizeof s->lib_error, "%s: %s", area, msg);
+    /* libstrophe says only "Cannot authenticate with known methods"; the
+     * server's <failure/> (RFC 6120 6.5) names why, and comes to us only
+     * through its traffic log */
+    const char *f = strstr(msg, "<failure");
+    if (f && strstr(f, "xmpp-sasl")) {
+        const char *c = strchr(f, '>');
+        if (c && c[-1] != '/' && c[1] == '<' && c[2] != '/') {
+            size_t n = strcspn(c + 2, " />");
+            snprintf(s->auth_failed, sizeof s->auth_failed, "%.*s", (int)n, c + 2);
+        }
+        if (!s->auth_failed[0])
+            snprintf(s->auth_failed, sizeof s->auth_failed, "%s", "failure");
+    }
     if (!log_enabled(SIG_LOG, LOG_DEBUG))
         return;
     /* SASL PLAIN carries the password (base64 is not secrecy) */
@@ -556,10 +648,9 @@ static void sig_connect(struct sig_session *s)
 
     sig_release_conn(s);
     s->cert_rejected = false;
+    s->auth_failed[0] = '\0';
     s->lib_error[0] = '\0';
-    if (s->stats.last_error[0])
-        s->stats.reconnects++;
-    sig_set_state(s, SIG_CONNECTING, NULL);
+    sig_set_state(s, SIG_CONNECTING, s->addr.text);
 
     /* Stream management would keep a dead session "hibernating" on the server
      * and our room presence with it: peers would not see us leave. */
@@ -586,15 +677,96 @@ static void sig_connect(struct sig_session *s)
     if (s->tls == XMPP_TLS_NONE)
         log_warn(SIG_LOG, "connecting to %s:%u WITHOUT TLS (tls \"none\"): signalling and "
                  "password travel in clear", s->host, s->port);
-    /* host is the address to reach; the JID's domain stays the XMPP domain
-     * (and the name the certificate must carry) */
-    if (xmpp_connect_client(s->conn, s->host, s->port, sig_on_conn, s) != XMPP_EOK)
+    /* the address looked up for host (libstrophe would look it up itself,
+     * blocking the loop); the JID's domain stays the XMPP domain, and the
+     * name the certificate must carry */
+    if (xmpp_connect_client(s->conn, s->addr.text, s->port, sig_on_conn, s) != XMPP_EOK)
         sig_set_state(s, SIG_BACKOFF, s->lib_error[0] ? s->lib_error : "cannot start connecting");
+}
+
+/* Looks the server's name up (a thread; RESOLVING until it answers). */
+static void sig_resolve(struct sig_session *s)
+{
+    if (s->stats.last_error[0])
+        s->stats.reconnects++;
+    resolver_free(s->resolving);
+    s->resolving = resolver_start(s->host, s->port);
+    if (!s->resolving) {
+        s->probe_next = false;
+        sig_set_state(s, SIG_BACKOFF, "cannot start a name lookup");
+        return;
+    }
+    sig_set_state(s, SIG_RESOLVING, s->host);
+}
+
+static void sig_resolved(struct sig_session *s)
+{
+    const char *err = NULL;
+    if (!resolver_poll(s->resolving, &s->addr, &err))
+        return;
+    resolver_free(s->resolving);
+    s->resolving = NULL;
+    if (err) {
+        s->probe_next = false;
+        sig_set_state(s, SIG_BACKOFF, err);
+        return;
+    }
+    s->have_addr = true;
+    sig_connect(s);
+}
+
+static void sig_probe_close(struct sig_session *s)
+{
+    if (s->probe_fd >= 0)
+        close(s->probe_fd);
+    s->probe_fd = -1;
+}
+
+/* BACKOFF after losing the server: one TCP connect at a time to its
+ * address; when one connects, the next attempt comes within
+ * SIG_ARRIVE_SPREAD_MS instead of at the end of the backoff. */
+static void sig_probe(struct sig_session *s, int64_t now)
+{
+    if (s->probe_fd >= 0) {
+        struct pollfd p = { .fd = s->probe_fd, .events = POLLOUT };
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (poll(&p, 1, 0) > 0) {
+            getsockopt(s->probe_fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            sig_probe_close(s);
+            if (!err) {
+                int64_t at = now + sig_random(s) % SIG_ARRIVE_SPREAD_MS;
+                if (at < s->retry_at)
+                    s->retry_at = at;
+                s->probing = false;
+                s->probe_led = true;
+                log_info(SIG_LOG, "%s:%u answers again: connecting", s->addr.text, s->port);
+                return;
+            }
+        } else if (now < s->probe_at) {
+            return;
+        }
+        sig_probe_close(s);   /* refused, or no answer in time */
+        s->probe_at = now + SIG_PROBE_MIN_MS + sig_random(s) % SIG_PROBE_SPREAD_MS;
+        return;
+    }
+    if (now < s->probe_at)
+        return;
+    int fd = socket(s->addr.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    if (connect(fd, (struct sockaddr *)&s->addr.addr, s->addr.len) < 0 && errno != EINPROGRESS) {
+        close(fd);
+        s->probe_at = now + SIG_PROBE_MIN_MS + sig_random(s) % SIG_PROBE_SPREAD_MS;
+        return;
+    }
+    s->probe_fd = fd;
+    s->probe_at = now + SIG_PROBE_WAIT_MS;
 }
 
 /* ---- public ------------------------------------------------------------- */
 
-int sig_session_create(const struct config *cfg, const char *node_id_hex,
+int sig_session_create(const struct config *cfg, const char *node_id_hex, const char *session,
                        const struct sig_callbacks *cb, void *aux, struct sig_session **out)
 {
     *out = NULL;
@@ -607,12 +779,15 @@ int sig_session_create(const struct config *cfg, const char *node_id_hex,
     if (!s)
         return ENOMEM;
     s->fd = -1;
+    s->probe_fd = -1;
     s->state = SIG_BACKOFF;
     s->retry_at = monotonic_ms();   /* the first run connects */
     s->aux = aux;
     if (cb)
         s->cb = *cb;
     memcpy(s->node_id, node_id_hex, sizeof s->node_id);
+    if (session && strlen(session) == SIG_SESSION_LEN)
+        memcpy(s->session, session, sizeof s->session);
     s->rng = (uint64_t) monotonic_ms() ^ strtoull(node_id_hex + 16, NULL, 16) ^ 0x9e3779b97f4a7c15ULL;
     s->tls = cfg->xmpp_tls;
     s->port = cfg->xmpp_port;
@@ -675,6 +850,8 @@ void sig_session_destroy(struct sig_session *s)
         sig_active = NULL;
     }
     sig_release_conn(s);
+    sig_probe_close(s);
+    resolver_free(s->resolving);
     if (s->ctx)
         xmpp_ctx_free(s->ctx);
     for (int i = 0; i < s->n_rooms; i++) {
@@ -740,9 +917,18 @@ int sig_session_timeout_ms(const struct sig_session *s)
 {
     switch (s->state) {
     case SIG_BACKOFF: {
-        int64_t left = s->retry_at - monotonic_ms();
+        int64_t now = monotonic_ms();
+        int64_t left = s->retry_at - now;
+        if (s->probing) {
+            /* a probe in flight is looked at every 50 ms */
+            int64_t probe = s->probe_fd >= 0 ? SIG_RESOLVE_POLL_MS : s->probe_at - now;
+            if (probe < left)
+                left = probe;
+        }
         return left <= 0 ? 0 : left > SIG_IDLE_MS ? SIG_IDLE_MS : (int) left;
     }
+    case SIG_RESOLVING:
+        return SIG_RESOLVE_POLL_MS;   /* the lookup thread signals nothing */
     case SIG_CONNECTING:
         return SIG_BUSY_MS;   /* libstrophe waits for connect() via writability */
     case SIG_ONLINE:
@@ -766,8 +952,15 @@ void sig_session_run(struct sig_session *s)
     sig_active = s;
     if (s->state == SIG_BACKOFF && s->conn)
         sig_release_conn(s);
-    if (s->state == SIG_BACKOFF && now >= s->retry_at)
-        sig_connect(s);
+    if (s->state == SIG_BACKOFF && s->probing)
+        sig_probe(s, now);
+    if (s->state == SIG_BACKOFF && now >= s->retry_at) {
+        sig_probe_close(s);
+        s->probing = false;
+        sig_resolve(s);
+    }
+    if (s->state == SIG_RESOLVING)
+        sig_resolved(s);
     if (s->state == SIG_CONNECTING && now - s->state_since > SIG_CONNECT_LIMIT_MS) {
         snprintf(s->lib_error, sizeof s->lib_error, "no session after %d s",
                  SIG_CONNECT_LIMIT_MS / 1000);
@@ -794,4 +987,7 @@ void sig_session_stats(const struct sig_session *s, struct sig_stats *out)
 {
     *out = s->stats;
     out->state = s->state;
+    out->rooms_joined = 0;
+    for (int i = 0; i < s->n_rooms; i++)
+        out->rooms_joined += s->state == SIG_ONLINE && s->rooms[i].joined;
 }

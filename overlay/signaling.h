@@ -17,9 +17,12 @@ struct sig_session;
 #define SIG_MAX_PAYLOAD 8192                  /* larger payloads are dropped */
 
 /* BACKOFF: not connected, waiting for the next attempt (also the state
- * before the first run). CONNECTING: TCP, TLS, SASL and binding under way.
- * ONLINE: bound, rooms joined or being joined; sending works. */
-enum sig_state { SIG_BACKOFF, SIG_CONNECTING, SIG_ONLINE };
+ * before the first run); after losing a server that was reachable, a TCP
+ * probe about once a second ends the wait as soon as the server is back.
+ * RESOLVING: the server's name is being looked up (in a thread: the loop
+ * goes on). CONNECTING: TCP, TLS, SASL and binding under way. ONLINE:
+ * bound, rooms joined or being joined; sending works. */
+enum sig_state { SIG_BACKOFF, SIG_RESOLVING, SIG_CONNECTING, SIG_ONLINE };
 const char *sig_state_name(enum sig_state);
 
 /* Called from inside sig_session_run() only. Strings are borrowed for the
@@ -30,8 +33,11 @@ struct sig_callbacks {
      * why). Going down reports no peer_left: links outlive the server. */
     void (*state)(void *aux, bool connected, const char *why);
     /* An occupant whose nickname is a node id other than ours is in OVERLAY's
-     * room. Reported again after every (re)join, so handle it idempotently. */
-    void (*peer_joined)(void *aux, const char *overlay, const char *node_id);
+     * room, run by agent session SESSION (16 hex digits from its presence,
+     * "" if it carried none). Reported again after every (re)join and when
+     * the occupant's session changes, so handle it idempotently. */
+    void (*peer_joined)(void *aux, const char *overlay, const char *node_id,
+                        const char *session);
     /* That occupant left: reported 2 s after the room says so, or, for one
      * missing when we rejoin after an outage, if it is not back within 90 s.
      * Never while we are offline: losing the server drops no peer. */
@@ -52,15 +58,18 @@ struct sig_stats {
     uint64_t bounced;       /* error replies to what we sent (peer gone) */
     uint64_t reconnects;    /* connection attempts after the first */
     uint64_t peers;         /* occupants known over all rooms */
+    int rooms_joined;       /* rooms whose join the server confirmed */
     char last_error[160];   /* why the last connection ended, "" if none */
 };
 
 /* Creates a session for the config's xmpp section and overlays, as node
- * NODE_ID_HEX (32 lowercase hex). Copies everything it needs: CFG, CB and
- * the id may be freed afterwards. Does no I/O: the first sig_session_run()
+ * NODE_ID_HEX (32 lowercase hex), announcing agent session SESSION (16 hex,
+ * or NULL) in its room presence so peers can tell a restart from a
+ * reconnect. Copies everything it needs: CFG, CB and the ids may be freed
+ * afterwards. Does no I/O: the first sig_session_run()
  * connects. Returns 0 and *OUT (free with sig_session_destroy), or EINVAL for
  * a bad id or config, ENOMEM. */
-int sig_session_create(const struct config *cfg, const char *node_id_hex,
+int sig_session_create(const struct config *cfg, const char *node_id_hex, const char *session,
                        const struct sig_callbacks *cb, void *aux, struct sig_session **out);
 
 /* Leaves the rooms and closes the stream cleanly when online (waits at most

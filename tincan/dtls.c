@@ -257,6 +257,19 @@ void dtls_ctx_free(struct dtls_ctx *c)
     free(c);
 }
 
+/* OpenSSL's DTLS handshake waits 1 s before its first retransmission (RFC
+ * 6347's default, sized for unknown paths). A link's first flight often
+ * reaches a peer whose ICE is not ready to take it yet, so every such link
+ * came up a second late; ICE has just measured the path: start at 250 ms,
+ * double, and keep the gaps at most 4 s (OpenSSL gives up after 12). */
+static unsigned int dtls_retransmit_us(SSL *ssl, unsigned int previous_us)
+{
+    (void)ssl;
+    if (previous_us == 0)
+        return 250000;
+    return previous_us >= 2000000 ? 4000000 : previous_us * 2;
+}
+
 /* ---- session --------------------------------------------------------- */
 
 struct dtls *dtls_new(struct dtls_ctx *c, bool client, const uint8_t peer_fp[CERT_FP_LEN],
@@ -288,6 +301,7 @@ struct dtls *dtls_new(struct dtls_ctx *c, bool client, const uint8_t peer_fp[CER
     SSL_set_bio(d->ssl, bio, bio);
     SSL_set_app_data(d->ssl, d);
     SSL_set_mtu(d->ssl, DTLS_HANDSHAKE_MTU);
+    DTLS_set_timer_cb(d->ssl, dtls_retransmit_us);
     if (client)
         SSL_set_connect_state(d->ssl);
     else

@@ -24,6 +24,14 @@ ns_add() {
   done
 }
 
+# ns_etc NAME FILE CONTENT: FILE (e.g. resolv.conf) as processes in namespace
+# NAME see it under /etc (ip netns exec mounts /etc/netns/NS/FILE there);
+# removed with the namespace.
+ns_etc() {
+  mkdir -p "/etc/netns/$EVT_PREFIX$1" && printf '%s\n' "$3" >"/etc/netns/$EVT_PREFIX$1/$2" \
+    || fail "ns_etc: cannot write /etc/netns/$EVT_PREFIX$1/$2"
+}
+
 # bg NAME LOGFILE CMD...: start CMD in namespace NAME in the background and
 # record its PID for cleanup; the PID is also printed, and is ${EVT_PIDS[-1]}
 # afterwards (do not call it as $(bg ...): a subshell's record is lost).
@@ -193,6 +201,8 @@ evt_cleanup() {
   done
   [ ${#EVT_PIDS[@]} -gt 0 ] && kill_wait "${EVT_PIDS[@]}"
   for n in "${EVT_NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
+  # per-namespace resolv.conf and the like (ns_etc)
+  for n in "${EVT_NETNS[@]}"; do rm -rf "/etc/netns/$n"; done
   if [ "$rc" != 0 ] && [ -z "${EVT_KEEP:-}" ]; then
     log "logs of the failed run:"
     for f in "$EVT_TMP"/*.log "$EVT_TMP"/*/*.log; do

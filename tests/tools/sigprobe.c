@@ -41,7 +41,7 @@ static void probe_on_state(void *aux, bool connected, const char *why)
     fflush(stdout);
 }
 
-static void probe_on_joined(void *aux, const char *overlay, const char *node)
+static void probe_on_joined(void *aux, const char *overlay, const char *node, const char *session)
 {
     printf("joined %s %s\n", overlay, node);
     fflush(stdout);
@@ -153,9 +153,11 @@ int main(int argc, char **argv)
         .peer_left = probe_on_left,
         .message = probe_on_message,
     };
-    int rc = sig_session_create(&cfg, argv[2], &cb, &p, &p.sig);
+    int rc = sigmsg_random_hex16(p.session) ? 0 : EIO;
+    if (!rc)
+        rc = sig_session_create(&cfg, argv[2], p.session, &cb, &p, &p.sig);
     config_free(&cfg);
-    if (rc || !sigmsg_random_hex16(p.session)) {
+    if (rc) {
         fprintf(stderr, "sigprobe: cannot create session: %s\n", strerror(rc ? rc : EIO));
         return 1;
     }
