@@ -91,6 +91,7 @@ struct link {
     int n_cands;
     bool gathering_done;
 
+    int n_turn;                   /* TURN servers its ICE agent was given */
     int64_t created_us, up_us, end_us;
     char pair[2 * 72];            /* the selected pair: types and addresses */
     int64_t pair_us;              /* since when */
@@ -314,6 +315,14 @@ static void link_ice_gathering_done(void *aux)
     struct link *l = aux;
     l->gathering_done = true;
     log_debug(LINK_MOD, "link %s: gathering done, %d candidates", l->id, l->n_cands);
+    /* given a TURN server but no relay from it: the server may have changed
+     * since its last probe (full, credentials revoked), and libnice takes
+     * this agent's server-reflexive candidate from the same allocation */
+    bool relayed = false;
+    for (int i = 0; i < l->n_cands && !relayed; i++)
+        relayed = strstr(l->cands[i], " typ relay") != NULL;
+    if (l->n_turn > 0 && !relayed)
+        servers_suspect_turn(l->env->servers);
     link_emit(l, "link/gathering_done", json_pack("{s:s}", "link_id", l->id));
 }
 
@@ -674,6 +683,7 @@ static bool link_start_ice(struct link *l, const struct link_params *p, char **e
     ip.n_turn = servers_for_agent(l->env->servers, &stun, &stun_ok, turn, 8);
     ip.turn = turn;
     ip.stun = stun_ok ? &stun : NULL;
+    l->n_turn = ip.n_turn;
     static const struct ice_callbacks cbs = {
         .candidate = link_ice_candidate,
         .gathering_done = link_ice_gathering_done,

@@ -55,6 +55,7 @@ struct server {
     struct stun_probe *probe;     /* while a probe is in flight */
     int sends;                    /* of its request in flight */
     guint timer;                  /* the probe's resend, or the next probe */
+    int64_t suspect_us;           /* when servers_suspect_turn last probed it */
     int64_t logged_us;            /* when ERROR was last logged */
     char logged[128];             /* what was logged */
     struct log_ratelimit rl;
@@ -374,6 +375,23 @@ static void server_cycle(struct server *s)
     g_resolver_lookup_by_name_with_flags_async(s->owner->resolver, s->cfg->host,
                                                G_RESOLVER_NAME_LOOKUP_FLAGS_IPV4_ONLY,
                                                ls->cancel, server_resolved, ls);
+}
+
+void servers_suspect_turn(struct servers *ss)
+{
+    if (!ss)
+        return;
+    int64_t now = g_get_monotonic_time();
+    for (int i = 0; i < ss->n; i++) {
+        struct server *s = &ss->s[i];
+        if (s->kind != SERVER_TURN || s->state != SERVER_OK || s->probe || s->lookup
+            || (s->suspect_us && now - s->suspect_us < SERVERS_SUSPECT_S * G_USEC_PER_SEC))
+            continue;
+        s->suspect_us = now;
+        log_info(SERVERS_MOD, "turn %s: an allocation failed; probing it again", s->name);
+        servers_source_remove(&s->timer);
+        server_cycle(s);
+    }
 }
 
 /* ---- the socket ----------------------------------------------------------- */

@@ -71,6 +71,13 @@ void servers_free(struct servers *);
 int servers_for_agent(const struct servers *, struct ice_server *stun, bool *stun_ok,
                       struct ice_server *turn, int max_turn);
 
+/* A new agent's TURN allocation failed (its gathering ended without a relay
+ * candidate) while the servers' last probes said they worked: probes every
+ * TURN server again now (at most once per SERVERS_SUSPECT_S each), so the
+ * next agents get what works (a full server still answers Binding). */
+#define SERVERS_SUSPECT_S 10
+void servers_suspect_turn(struct servers *);
+
 /* A new JSON array, one object per configured server (doc/tincan-control.md). */
 json_t *servers_json(const struct servers *);
 

@@ -32,11 +32,11 @@ node_wait_ping 1 10.250.0.2 10
 ns node1 ping -c 3 -i 0.2 -W 2 10.250.0.2 || fail "node1 cannot ping 10.250.0.2 over the relayed link"
 ns node2 ping -c 3 -i 0.2 -W 2 10.250.0.1 || fail "node2 cannot ping 10.250.0.1 over the relayed link"
 
-log "the frames went through coturn: UDP from its relay ports 49152-49252 (relay to relay goes over srv's lo)"
+log "the frames went through coturn: UDP from its relay ports $COTURN_MIN_PORT-$COTURN_MAX_PORT (relay to relay goes over srv's lo)"
 net_capture_start srv any "$EVT_TMP/srv.pcap"; cap=$NET_CAPTURE_PID
 ns node1 ping -c 5 -i 0.2 -W 2 10.250.0.2 >/dev/null || fail "ping failed during the capture"
 net_capture_stop "$cap"
-relayed=$(tcpdump -n -r "$EVT_TMP/srv.pcap" 'udp and src portrange 49152-49252' 2>/dev/null | wc -l)
+relayed=$(tcpdump -n -r "$EVT_TMP/srv.pcap" "udp and src portrange $COTURN_MIN_PORT-$COTURN_MAX_PORT" 2>/dev/null | wc -l)
 log "$relayed datagrams sent from coturn's relay ports"
 [ "$relayed" -ge 5 ] || fail "no relayed traffic seen at coturn"
 echo "two_nodes_relay: ok"

@@ -5,6 +5,11 @@ COTURN_USER=test
 COTURN_PASSWORD=testpw
 COTURN_REALM=evio.test
 COTURN_PORT=3478
+# coturn's own default relay range: a node killed with -9 leaves its
+# allocations for their 10 min lifetime, and a test that restarts nodes
+# often would exhaust a small range (real servers use this one)
+COTURN_MIN_PORT=49152
+COTURN_MAX_PORT=65535
 
 # coturn_start NS DIR IP: turnserver in NS listening and relaying on IP, its
 # pidfile, log and user database in DIR; returns once 3478/udp is listening.
@@ -15,7 +20,7 @@ coturn_start() {
   bg "$n" "$d/turnserver.out" turnserver -n \
     --listening-ip="$ip" --relay-ip="$ip" --listening-port="$COTURN_PORT" \
     --lt-cred-mech --user="$COTURN_USER:$COTURN_PASSWORD" --realm="$COTURN_REALM" \
-    --no-tls --no-dtls --no-cli --min-port=49152 --max-port=49252 \
+    --no-tls --no-dtls --no-cli --min-port=$COTURN_MIN_PORT --max-port=$COTURN_MAX_PORT \
     --pidfile="$d/turnserver.pid" --log-file="$d/turnserver.log" --simple-log \
     --no-stdout-log --userdb="$d/turndb" >/dev/null
   COTURN_PID=${EVT_PIDS[-1]}
