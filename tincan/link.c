@@ -31,6 +31,13 @@
 /* An application record shorter than an Ethernet header is not a frame:
  * the peer's keepalive. */
 #define LINK_KEEPALIVE_BYTE 0x00
+/* The same, from the ICE-controlled end of a relayed link: "check the pairs
+ * again". Only the controlling end nominates: a controlled end that checks
+ * again alone finds the direct pair but is never told to use it. So the
+ * controlled end checks and asks, and both check at once. A peer from
+ * before this byte counts it as a keepalive. */
+#define LINK_RECHECK_BYTE   0x01
+#define LINK_RECHECK_MIN_US (4 * G_USEC_PER_SEC)   /* between rechecks asked for */
 
 #define LINK_SILENT_US      (5 * G_USEC_PER_SEC)   /* then the peer is gone */
 #define LINK_CONNECT_S      30                     /* to come up at all */
@@ -98,8 +105,9 @@ struct link {
     unsigned pair_changes;        /* moves to another pair after the first */
     /* while relayed, the pairs are checked again now and then (ice_recheck) */
     bool relayed;
-    unsigned rechecks;
-    int64_t recheck_us;
+    unsigned rechecks;            /* done (controlling) or asked for (controlled) */
+    int64_t recheck_us;           /* when next, while relayed */
+    int64_t rechecked_us;         /* the last recheck, ours or asked for */
     /* liveness, looked at once a tick rather than stamped per frame:
      * records from the peer so far, and the counts at the last tick */
     uint64_t rx_records, tick_rx, tick_tx;
@@ -267,6 +275,25 @@ static size_t link_max_frame(const struct link *l, const uint8_t *frame, size_t 
     return max;
 }
 
+/* Checks every pair again (ice_recheck), WHY logged. */
+static void link_recheck(struct link *l, const char *why)
+{
+    log_debug(LINK_MOD, "link %s: %s: checking the pairs again", l->id, why);
+    ice_recheck(l->ice);
+    l->rechecked_us = g_get_monotonic_time();
+    l->rechecks++;
+}
+
+/* The peer is on a relayed pair and asks us, the controlling end, to check
+ * the pairs again (LINK_RECHECK_BYTE); not twice within 4 s. */
+static void link_recheck_asked(struct link *l)
+{
+    if (!l->controlling || l->state != LINK_UP || (l->env->cfg && l->env->cfg->relay_only)
+        || (l->rechecked_us && g_get_monotonic_time() - l->rechecked_us < LINK_RECHECK_MIN_US))
+        return;
+    link_recheck(l, "the peer is relayed");
+}
+
 /* A decrypted record from the peer: a frame for the TAP or a keepalive. */
 static void link_dtls_deliver(void *aux, const uint8_t *data, size_t len)
 {
@@ -275,6 +302,8 @@ static void link_dtls_deliver(void *aux, const uint8_t *data, size_t len)
     l->rx_records++;
     if (len < ETH_HLEN_) {
         l->c.keepalive_rx++;
+        if (len == 1 && data[0] == LINK_RECHECK_BYTE)
+            link_recheck_asked(l);
         return;
     }
     if (l->state != LINK_UP) {
@@ -626,9 +655,10 @@ static gboolean link_on_tick(gpointer data)
     /* a relayed link looks for a direct path again: libnice alone never
      * checks a pair that failed, though the path may have opened since */
     if (l->relayed && now >= l->recheck_us && !(l->env->cfg && l->env->cfg->relay_only)) {
-        log_debug(LINK_MOD, "link %s: relayed: checking the pairs again", l->id);
-        ice_recheck(l->ice);
-        l->rechecks++;
+        static const uint8_t ask = LINK_RECHECK_BYTE;
+        link_recheck(l, "relayed");
+        if (!l->controlling && dtls_send(l->dtls, &ask, 1))
+            l->c.keepalive_tx++;
         l->recheck_us = now + (l->rechecks < LINK_RECHECK_FAST_N ? LINK_RECHECK_FAST_US
                                                                  : LINK_RECHECK_SLOW_US);
     }
@@ -839,9 +869,9 @@ json_t *link_stats_json(const struct link *l)
     int64_t end = l->end_us ? l->end_us : now;
     const struct link_counters *c = &l->c;
     json_t *parts[6];
-    parts[5] = json_pack("{s:I, s:i}", "pair_since_s",
+    parts[5] = json_pack("{s:I, s:i, s:i}", "pair_since_s",
                          (json_int_t)(l->pair_us ? (now - l->pair_us) / G_USEC_PER_SEC : -1),
-                         "pair_changes", (int)l->pair_changes);
+                         "pair_changes", (int)l->pair_changes, "rechecks", (int)l->rechecks);
     parts[0] = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:i}",
                          "link_id", l->id, "tap", l->tap.name, "mac", mac,
                          "state", link_state_name(l->state), "reason", l->reason,
