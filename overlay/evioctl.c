@@ -170,6 +170,8 @@ static void print_status(json_t *r)
     json_t *x = json_object_get(r, "xmpp");
     printf("node %s\n", jstr(r, "node_id"));
     printf("xmpp %s (%s)\n", jstr(x, "state"), jstr(x, "server"));
+    if (strcmp(jstr(x, "state"), "connected") && *jstr(x, "last_error"))
+        printf("  last error: %s\n", jstr(x, "last_error"));
 
     size_t i;
     json_t *h;
@@ -198,17 +200,21 @@ static void print_status(json_t *r)
         printf("  links: %zu\n", json_array_size(links));
         if (!json_array_size(links))
             continue;
-        printf("    %-32s  %-10s %-12s %-6s %-6s %12s %8s %12s %8s %7s\n", "PEER", "STATE", "TYPE",
-               "LOCAL", "REMOTE", "TX", "FRAMES", "RX", "FRAMES", "AGE");
+        printf("    %-32s  %-10s %-12s %-6s %-6s %7s %12s %8s %12s %8s %7s\n", "PEER", "STATE",
+               "TYPE", "LOCAL", "REMOTE", "PAIR", "TX", "FRAMES", "RX", "FRAMES", "AGE");
         json_t *l;
         json_array_foreach(links, j, l) {
             char tx[32], rx[32];
             human_bytes(jint(l, "tx_bytes"), tx, sizeof tx);
             human_bytes(jint(l, "rx_bytes"), rx, sizeof rx);
-            printf("    %-32s  %-10s %-12s %-6s %-6s %12s %8lld %12s %8lld %6llds\n",
+            /* how long the selected pair has been the one (-1: none yet) */
+            char since[24] = "-";
+            if (jint(l, "pair_since_s") >= 0 && json_object_get(l, "pair_since_s"))
+                snprintf(since, sizeof since, "%llds", jint(l, "pair_since_s"));
+            printf("    %-32s  %-10s %-12s %-6s %-6s %7s %12s %8lld %12s %8lld %6llds\n",
                    jstr(l, "peer"), jstr(l, "state"), jstr(l, "edge_type"),
-                   jstr(l, "local_type"), jstr(l, "remote_type"), tx, jint(l, "tx_frames"), rx,
-                   jint(l, "rx_frames"), jint(l, "age_s"));
+                   jstr(l, "local_type"), jstr(l, "remote_type"), since, tx,
+                   jint(l, "tx_frames"), rx, jint(l, "rx_frames"), jint(l, "age_s"));
         }
     }
 }
