@@ -1,11 +1,16 @@
 /* The node agent's event loop and glue: one poll() over the signal fd, the
  * control socket, the helpers' control connections and the XMPP socket; the
- * control commands (status); peer bookkeeping from room presence. */
+ * control commands (status); peer bookkeeping from room presence; readiness
+ * (every bridge up with its address) and the supervisor's notifications. */
 #include "agent.h"
+#include "notify.h"
 #include "signaling.h"
 #include "evio/log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -189,6 +194,89 @@ static void on_helper_ready(void *aux, struct helper *h, bool ready)
     a->replan = true;
 }
 
+/* ---- readiness -------------------------------------------------------- */
+
+#define READY_POLL_MS     200    /* while some bridge lacks its address */
+#define READY_RECHECK_MS  2000   /* once ready: keeps status current */
+
+/* Sends one sd_notify message if a supervisor asked for them. */
+static void agent_notify(struct agent *a, const char *state, const char *status)
+{
+    char msg[512];
+    size_t n;
+    if (!a->notify_socket || !(n = notify_format(msg, sizeof msg, state, status)))
+        return;
+    int error = notify_send(a->notify_socket, msg, n);
+    if (error)
+        log_warn("agent", "notify %s: %s: %s", a->notify_socket, state, strerror(error));
+    else
+        log_debug("agent", "notified %s: %s", a->notify_socket, state);
+}
+
+/* Does IFA, one getifaddrs() entry of the overlay's bridge, show it up and
+ * (when the overlay has one) carrying the configured address and prefix? */
+static bool bridge_entry_ready(const struct config_overlay *c, const struct ifaddrs *ifa)
+{
+    if (!(ifa->ifa_flags & IFF_UP))
+        return false;
+    if (!c->ip4)
+        return true;
+    if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET || !ifa->ifa_netmask)
+        return false;
+    uint32_t addr = ntohl(((const struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr);
+    uint32_t mask = ntohl(((const struct sockaddr_in *)ifa->ifa_netmask)->sin_addr.s_addr);
+    uint32_t want = c->prefix_len ? ~0u << (32 - c->prefix_len) : 0;
+    return addr == c->ip4 && mask == want;
+}
+
+/* Looks at every overlay's bridge (one netlink dump through getifaddrs; on
+ * the loop's timer, never waiting on another process) and updates a->ready;
+ * the first time every bridge is ready, tells the supervisor READY=1. */
+static void agent_check_ready(struct agent *a, int64_t now)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(60, 1);
+    if (now < a->ready_check_ms)
+        return;
+    struct ifaddrs *ifas = NULL;
+    if (getifaddrs(&ifas)) {
+        int error = errno;
+        log_warn_rl(&rl, "agent", "readiness: getifaddrs: %s", strerror(error));
+        a->ready_check_ms = now + READY_POLL_MS;
+        return;
+    }
+    bool all = true;
+    for (int i = 0; i < a->n_overlays; i++) {
+        struct overlay *ov = &a->overlays[i];
+        bool ok = false;
+        for (const struct ifaddrs *ifa = ifas; ifa && !ok; ifa = ifa->ifa_next)
+            ok = ifa->ifa_name && !strcmp(ifa->ifa_name, ov->cfg->bridge_name)
+                 && bridge_entry_ready(ov->cfg, ifa);
+        if (ok != ov->bridge_ready && a->ready_ms)
+            log_info("agent", "%s: bridge %s %s", ov->cfg->name, ov->cfg->bridge_name,
+                     ok ? "has its address again" : "lost its address or went down");
+        ov->bridge_ready = ok;
+        all = all && ok;
+    }
+    freeifaddrs(ifas);
+
+    if (all && !a->ready_ms) {
+        a->ready_ms = now;
+        char status[400];
+        int n = snprintf(status, sizeof status, "ready after %lld ms:",
+                         (long long)(now - a->started_ms));
+        for (int i = 0; i < a->n_overlays && n > 0 && (size_t)n < sizeof status; i++) {
+            const struct config_overlay *c = a->overlays[i].cfg;
+            n += snprintf(status + n, sizeof status - n, " %s %u.%u.%u.%u/%d", c->bridge_name,
+                          c->ip4 >> 24, (c->ip4 >> 16) & 0xff, (c->ip4 >> 8) & 0xff,
+                          c->ip4 & 0xff, c->prefix_len);
+        }
+        log_info("agent", "%s", status);
+        agent_notify(a, "READY=1", status);
+    }
+    a->ready = all;
+    a->ready_check_ms = now + (all ? READY_RECHECK_MS : READY_POLL_MS);
+}
+
 /* ---- control commands ------------------------------------------------- */
 
 static json_t *helper_json(const struct helper *h)
@@ -233,17 +321,22 @@ static json_t *cmd_status(void *aux, json_t *args, struct ctl_conn *c, char **er
     }
 
     json_t *overlays = json_array();
-    for (int i = 0; i < a->n_overlays; i++)
-        json_array_append_new(overlays, edge_status(a, &a->overlays[i], stats));
+    for (int i = 0; i < a->n_overlays; i++) {
+        json_t *ov = edge_status(a, &a->overlays[i], stats);
+        json_object_set_new(ov, "bridge_ready", json_boolean(a->overlays[i].bridge_ready));
+        json_array_append_new(overlays, ov);
+    }
     /* the STUN/TURN servers as the datapath sees them (probed there) */
     json_t *servers = json_object_get(stats, "servers");
     servers = json_is_array(servers) ? json_incref(servers) : json_array();
     json_decref(stats);
 
-    return json_pack("{ss ss ss so s[oo] so so}", "node_id", a->self_hex, "session", a->session,
-                     "fingerprint", a->fingerprint, "xmpp", xmpp, "helpers",
-                     helper_json(&a->tincan), helper_json(&a->switchctl), "overlays", overlays,
-                     "servers", servers);
+    /* ready_after_ms: from start to the first time every bridge was ready */
+    json_t *after = a->ready_ms ? json_integer(a->ready_ms - a->started_ms) : json_null();
+    return json_pack("{ss ss ss sb so so s[oo] so so}", "node_id", a->self_hex, "session",
+                     a->session, "fingerprint", a->fingerprint, "ready", a->ready,
+                     "ready_after_ms", after, "xmpp", xmpp, "helpers", helper_json(&a->tincan),
+                     helper_json(&a->switchctl), "overlays", overlays, "servers", servers);
 }
 
 /* topology [overlay]: each overlay's ring, planned edges and edges */
@@ -318,6 +411,13 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
     for (size_t i = 0; i < sizeof sess; i++)
         sprintf(a->session + 2 * i, "%02x", sess[i]);
     log_info("agent", "node %s starting (session %s)", a->self_hex, a->session);
+    a->started_ms = monotonic_ms();
+    /* ours alone: the helpers must not inherit the supervisor's socket */
+    const char *ns = getenv("NOTIFY_SOCKET");
+    if (ns && *ns) {
+        a->notify_socket = strdup(ns);
+        unsetenv("NOTIFY_SOCKET");
+    }
 
     for (int i = 0; i < cfg->n_overlays; i++) {
         a->overlays[i].cfg = &cfg->overlays[i];
@@ -358,6 +458,7 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
     int64_t now = monotonic_ms();
     helper_start(&a->tincan, now);
     helper_start(&a->switchctl, now);
+    agent_notify(a, "STATUS=waiting for the overlays' bridges", NULL);
 
     static const struct sig_callbacks cbs = {
         .state = on_sig_state,
@@ -395,6 +496,7 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
         int64_t deadline = min_deadline(helper_next_deadline(&a->tincan),
                                         helper_next_deadline(&a->switchctl));
         deadline = min_deadline(deadline, edge_next_deadline(a));
+        deadline = min_deadline(deadline, a->ready_check_ms);
         int timeout = sig_session_timeout_ms(a->sig);
         if (a->replan)
             timeout = 0;
@@ -431,10 +533,12 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
         helper_run(&a->switchctl, now);
         a->replan = false;
         edge_plan(a, now);
+        agent_check_ready(a, now);
     }
     rc = 0;
 
 out:
+    agent_notify(a, "STOPPING=1", "shutting down");
     /* helpers first: their disconnect callbacks still look at the peers */
     a->stopping = true;
     if (a->tincan.exe)
@@ -454,6 +558,7 @@ out:
     ctl_server_close(a->ctl);
     if (sigfd >= 0)
         close(sigfd);
+    free(a->notify_socket);
     free(a);
     return rc;
 }

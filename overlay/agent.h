@@ -77,6 +77,7 @@ struct overlay {
     bool ports_dirty;               /* switchctl's ports need a port/sync */
     bool ports_syncing;             /* a port/sync is in flight */
     int64_t ports_retry_ms;         /* after a failed sync */
+    bool bridge_ready;              /* the bridge exists with its address */
     struct peer *peers;
     size_t n_peers, cap;
 };
@@ -100,6 +101,12 @@ struct agent {
     bool replan;                    /* something changed: run the plan */
 
     unsigned long sig_dropped;      /* signalling messages refused */
+
+    /* readiness: every overlay's bridge carries its address (agent.c) */
+    bool ready;
+    int64_t started_ms, ready_ms;   /* ready_ms: first time ready, 0 = never */
+    int64_t ready_check_ms;         /* next look at the bridges */
+    char *notify_socket;            /* NOTIFY_SOCKET, NULL without a supervisor */
     bool stopping;
 };
 

@@ -1,14 +1,17 @@
 /* evioctl: the one client for the control sockets of evio, evio-tincan and
  * evio-switchctl. Sends a command, prints the result (JSON, or a readable
- * table for "status"). */
+ * table for "status"); "wait" polls evio's status until the node is ready. */
 #include "evio/ctl.h"
 #include "evio/version.h"
+
+#include "evio/timing.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 static void usage(FILE *f)
@@ -34,6 +37,9 @@ static void usage(FILE *f)
 "taken as JSON, others as strings).\n"
 "\n"
 "Commands of evio: status, topology [overlay=NAME], list-commands, log/set\n"
+"  wait [--timeout S]  poll evio's status until the node is ready (every\n"
+"                      overlay's bridge up with its address); exit 0 when\n"
+"                      ready, 1 if not within S seconds (default 30)\n"
 "Commands of evio-tincan: node/info, link/stats, link/local, ... (list-commands)\n"
 "Commands of evio-switchctl: bridge/status, fdb/show, flows/show, ... (list-commands)\n"
 "Tables from evio-switchctl (no --target needed; ARGS: [overlay=NAME]):\n"
@@ -169,6 +175,12 @@ static void print_status(json_t *r)
 {
     json_t *x = json_object_get(r, "xmpp");
     printf("node %s\n", jstr(r, "node_id"));
+    if (json_is_true(json_object_get(r, "ready")))
+        printf("ready (after %.1f s)\n", jint(r, "ready_after_ms") / 1000.0);
+    else
+        printf("not ready: waiting for %s\n", json_is_integer(json_object_get(r, "ready_after_ms"))
+                                               ? "a bridge that lost its address"
+                                               : "the bridges' addresses");
     printf("xmpp %s (%s)\n", jstr(x, "state"), jstr(x, "server"));
     if (strcmp(jstr(x, "state"), "connected") && *jstr(x, "last_error"))
         printf("  last error: %s\n", jstr(x, "last_error"));
@@ -187,8 +199,9 @@ static void print_status(json_t *r)
 
     json_t *ov;
     json_array_foreach(json_object_get(r, "overlays"), i, ov) {
-        printf("\noverlay %s  bridge %s  address %s\n", jstr(ov, "name"), jstr(ov, "bridge"),
-               jstr(ov, "ip"));
+        printf("\noverlay %s  bridge %s  address %s  (%s)\n", jstr(ov, "name"),
+               jstr(ov, "bridge"), jstr(ov, "ip"),
+               json_is_true(json_object_get(ov, "bridge_ready")) ? "ready" : "not ready");
         json_t *peers = json_object_get(ov, "peers");
         printf("  peers seen: %zu\n", json_array_size(peers));
         size_t j;
@@ -304,6 +317,73 @@ static void print_dot(json_t *r)
     printf("}\n");
 }
 
+#define WAIT_DEFAULT_S  30
+#define WAIT_POLL_MS    200
+
+/* evioctl wait [--timeout S]: asks evio for its status every WAIT_POLL_MS
+ * until it says "ready" (a daemon not answering yet counts as not ready:
+ * wait may run right after evio was started). Returns the exit status. */
+static int cmd_wait(const char *socket_path, int argc, char **argv, int call_ms)
+{
+    double secs = WAIT_DEFAULT_S;
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+            v = argv[++i];
+        else if (!strncmp(argv[i], "--timeout=", 10))
+            v = argv[i] + 10;
+        char *end = NULL;
+        if (v)
+            secs = strtod(v, &end);
+        if (!v || end == v || *end || !(secs > 0) || secs > 86400) {
+            fprintf(stderr, "evioctl: wait: %s \"%s\": usage: evioctl wait [--timeout SECONDS]"
+                    " (SECONDS > 0)\n", v ? "bad timeout" : "unexpected argument",
+                    v ? v : argv[i]);
+            return 2;
+        }
+    }
+
+    int64_t start = monotonic_ms(), deadline = start + (int64_t)(secs * 1000);
+    char why[4500] = "no answer yet";
+    for (;;) {
+        int64_t now = monotonic_ms();
+        int left = (int)(deadline - now);
+        json_t *r = NULL;
+        char *err = NULL;
+        int rc = ctl_call(socket_path, "status", NULL, left < call_ms ? (left > 0 ? left : 1)
+                                                                      : call_ms, &r, &err);
+        if (!rc && json_is_true(json_object_get(r, "ready"))) {
+            printf("evio is ready (node %s, ready %.1f s after it started)\n",
+                   jstr(r, "node_id"), jint(r, "ready_after_ms") / 1000.0);
+            json_decref(r);
+            return 0;
+        }
+        if (rc) {
+            snprintf(why, sizeof why, "%s", err ? err : strerror(rc));
+        } else {
+            size_t i;
+            json_t *ov;
+            snprintf(why, sizeof why, "not ready");
+            json_array_foreach(json_object_get(r, "overlays"), i, ov)
+                if (!json_is_true(json_object_get(ov, "bridge_ready"))) {
+                    snprintf(why, sizeof why, "bridge %s of overlay %s is not up with %s",
+                             jstr(ov, "bridge"), jstr(ov, "name"), jstr(ov, "ip"));
+                    break;
+                }
+        }
+        free(err);
+        json_decref(r);
+        now = monotonic_ms();
+        if (now >= deadline) {
+            fprintf(stderr, "evioctl: evio not ready after %g s: %s\n", secs, why);
+            return 1;
+        }
+        int64_t nap = deadline - now < WAIT_POLL_MS ? deadline - now : WAIT_POLL_MS;
+        struct timespec ts = { 0, (long)nap * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -339,6 +419,19 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[optind];
+    if (!strcmp(cmd, "wait")) {
+        if (target && strcmp(target, "evio")) {
+            fprintf(stderr, "evioctl: wait applies to evio, not to %s\n", target);
+            return 2;
+        }
+        char wpath[4096];
+        if (!socket_path) {
+            snprintf(wpath, sizeof wpath, "%s/evio.sock", run_dir);
+            socket_path = wpath;
+        }
+        return cmd_wait(socket_path, argc - optind - 1, argv + optind + 1,
+                        timeout > 0 ? timeout : 5000);
+    }
     const struct view *view = NULL;
     for (size_t i = 0; i < sizeof views / sizeof views[0]; i++)
         if (!strcmp(cmd, views[i].name))
