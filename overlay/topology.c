@@ -1,6 +1,7 @@
 /* The topology engine (see topology.h). */
 #include "topology.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,8 +180,10 @@ double topology_harmonic(double u, size_t n)
 int topology_long_count(int max_long_distance, size_t n_peers)
 {
     int k = 0;
-    while (k < 63 && ((size_t)2 << k) <= n_peers)
-        k++;                                /* k = floor(log2 n_peers), 0 for n < 2 */
+    /* k = floor(log2 n_peers), 0 for n < 2; the shift stays below size_t's
+     * width (31 on 32-bit targets) */
+    while (k < (int)(sizeof(size_t) * CHAR_BIT) - 1 && ((size_t)2 << k) <= n_peers)
+        k++;
     if (max_long_distance >= 0 && k > max_long_distance)
         k = max_long_distance;
     return k > TOPO_MAX_LONG ? TOPO_MAX_LONG : k;
