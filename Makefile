@@ -3,6 +3,7 @@
 #   make check      install what is missing, build, run unit + integration tests
 #   make demo       bring up a local overlay in network namespaces
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        the Debian package (debian/), left in build/deb/
 #   V=1             show the commands
 #   ARCH=arm64|armhf  cross-build into build/ARCH/ (scripts/cross-deps.sh ARCH
 #                   once); `make check ARCH=...` runs the unit tests under qemu
@@ -185,6 +186,7 @@ deps:
 # under qemu
 check: deps
 	$(MAKE) all units
+	$(MAKE) deb
 	scripts/cross-deps.sh arm64
 	$(MAKE) ARCH=arm64 all units
 	scripts/cross-deps.sh armhf
@@ -228,11 +230,23 @@ install: all
 	install -m 0644 doc/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 doc/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
+# The Debian package, built by debian/rules into debian/build (not $(BUILD));
+# dpkg-buildpackage leaves its files in the parent directory: move them.
+DEB_OUT ?= $(BUILD)/deb
+DEB_VERSION = $(shell dpkg-parsechangelog -S Version)
+deb:
+	dpkg-buildpackage -us -uc -b -J$(shell nproc) $(DEB_FLAGS)
+	@mkdir -p $(DEB_OUT)
+	mv ../evio_$(DEB_VERSION)_*.deb ../evio_$(DEB_VERSION)_*.buildinfo \
+	  ../evio_$(DEB_VERSION)_*.changes $(DEB_OUT)/
+	mv ../evio-dbgsym_$(DEB_VERSION)_*.deb $(DEB_OUT)/ 2>/dev/null || true
+	@ls -l $(DEB_OUT)/
+
 clean:
 	rm -rf $(BUILD)/overlay $(BUILD)/tincan $(BUILD)/switchctl $(BUILD)/lib \
 	  $(BUILD)/tests $(BUILD)/*.a $(PROGS)
 
-.PHONY: all deps units check check-unit sim demo demo-down install clean bench
+.PHONY: all deps units check check-unit sim demo demo-down install clean bench deb
 .DELETE_ON_ERROR:
 -include $(shell find $(BUILD) \( -path $(BUILD)/arm64 -o -path $(BUILD)/armhf \) -prune -o -name '*.d' -print 2>/dev/null)
 

@@ -26,8 +26,9 @@ static void usage(FILE *f)
 "Options:\n"
 "  -c, --config FILE        configuration file (default " CONFIG_DEFAULT_PATH ")\n"
 "      --check-config FILE  validate FILE and exit: 0 if valid, 2 if not\n"
-"      --tincan PATH        evio-tincan to run (default: next to evio)\n"
-"      --switchctl PATH     evio-switchctl to run (default: next to evio)\n"
+"      --tincan PATH        evio-tincan to run (default: ../libexec/evio/\n"
+"                           relative to evio, else next to evio)\n"
+"      --switchctl PATH     evio-switchctl to run (default: as --tincan)\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version\n"
 "\n"
@@ -35,16 +36,24 @@ static void usage(FILE *f)
 "evio.conf(5).\n");
 }
 
-/* The helper programs live next to evio unless told otherwise. */
-static char *sibling(const char *name)
+/* The helper programs: in ../libexec/evio/ relative to evio when installed
+ * (/usr/sbin/evio, /usr/libexec/evio/evio-tincan), else next to evio (the
+ * build tree). */
+static char *helper(const char *name)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0)
         return strdup(name);
     self[n] = '\0';
+    const char *dir = dirname(self);
     char *out;
-    if (asprintf(&out, "%s/%s", dirname(self), name) < 0)
+    if (asprintf(&out, "%s/../libexec/evio/%s", dir, name) < 0)
+        return NULL;
+    if (access(out, X_OK) == 0)
+        return out;
+    free(out);
+    if (asprintf(&out, "%s/%s", dir, name) < 0)
         return NULL;
     return out;
 }
@@ -108,9 +117,9 @@ int main(int argc, char **argv)
     }
 
     if (!tincan)
-        tincan = sibling("evio-tincan");
+        tincan = helper("evio-tincan");
     if (!switchctl)
-        switchctl = sibling("evio-switchctl");
+        switchctl = helper("evio-switchctl");
     rc = agent_run(&cfg, tincan, switchctl);
     free(tincan);
     free(switchctl);
