@@ -189,8 +189,10 @@ check: deps
 	$(MAKE) deb
 	scripts/cross-deps.sh arm64
 	$(MAKE) ARCH=arm64 all units
+	$(MAKE) deb ARCH=arm64
 	scripts/cross-deps.sh armhf
 	$(MAKE) ARCH=armhf all units
+	$(MAKE) deb ARCH=armhf
 	tests/run.sh $(BUILD)
 else
 deps:
@@ -234,6 +236,14 @@ install: all
 # dpkg-buildpackage leaves its files in the parent directory: move them.
 DEB_OUT ?= $(BUILD)/deb
 DEB_VERSION = $(shell dpkg-parsechangelog -S Version)
+# make deb ARCH=arm64|armhf: dpkg-buildpackage -aARCH with the cross
+# toolchain (cross-deps.sh installs it). -d: libnice-dev:ARCH cannot be
+# installed (see cross-deps.sh), so the build-dependency check would refuse
+# what the build itself has (libnice10:ARCH, build/ARCH/pkgconfig/nice.pc).
+ifneq ($(TRIPLET),)
+DEB_FLAGS += -a$(ARCH) -d
+deb: deps
+endif
 deb:
 	dpkg-buildpackage -us -uc -b -J$(shell nproc) $(DEB_FLAGS)
 	@mkdir -p $(DEB_OUT)
