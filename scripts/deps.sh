@@ -13,7 +13,7 @@ pkgs=(
   prosody coturn
   iproute2 nftables iputils-ping ethtool tcpdump iperf3 procps psmisc openssl jq lua-sec
   dnsmasq-base busybox iputils-arping
-  debhelper dpkg-dev fakeroot lintian systemd man-db
+  debhelper dpkg-dev fakeroot lintian systemd man-db debootstrap
 )
 "$top/scripts/apt-missing.sh" deps "${pkgs[@]}"
 
