@@ -258,7 +258,7 @@ clean:
 
 .PHONY: all deps units check check-unit sim demo demo-down install clean bench deb
 .DELETE_ON_ERROR:
--include $(shell find $(BUILD) \( -path $(BUILD)/arm64 -o -path $(BUILD)/armhf -o -path $(BUILD)/rootfs \) -prune -o -type f -name '*.d' -print 2>/dev/null)
+-include $(shell find $(BUILD) \( -path $(BUILD)/arm64 -o -path $(BUILD)/armhf -o -path $(BUILD)/rootfs -o -path $(BUILD)/containers \) -prune -o -type f -name '*.d' -print 2>/dev/null)
 
 # benchmarks (bench/run.sh --help): the VPNs compared, the tables, results
 # under bench/results/. BENCH_ARGS="--runs 5 --secs 20" to change the plan.
