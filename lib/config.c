@@ -7,6 +7,8 @@
 #endif
 
 #include "evio/config.h"
+#include "evio/ctlmsg.h"
+#include "evio/jfield.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,190 +20,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CONFIG_KEY_MAX      192         /* longest key path we build */
-#define CONFIG_SHOW_MAX     40          /* characters of a found string shown */
+#define CONFIG_KEY_MAX      JF_KEY_MAX
 #define CONFIG_FILE_MAX     (1 << 20)   /* a config larger than this is a mistake */
 #define CONFIG_SECRET_MAX   4096        /* longest password_file accepted */
-#define CONFIG_IFNAME_MAX   15          /* IFNAMSIZ - 1 */
+#define CONFIG_IFNAME_MAX   CTL_IFNAME_MAX
 #define CONFIG_DEFAULT_STUN_PORT 3478
 
-/* Validation state: the file name for messages and the first error. */
+/* Validation state: the file name for messages and the first error (the
+ * reader's, "KEY: expected WHAT, got FOUND"; memory gives status 1). */
 struct config_ctx {
     const char *path;
-    char *err;
-    int rc;             /* 0 until the first error, then 2 (invalid) or 1 */
+    struct jf r;
 };
-
-/* An object being validated together with its key path ("" at the top). */
-struct config_scope {
-    json_t *obj;
-    char path[CONFIG_KEY_MAX];
-};
-
-/* ---- messages ---------------------------------------------------------- */
-
-static bool config_vfail(struct config_ctx *c, int rc, const char *key,
-                         const char *fmt, va_list ap)
-{
-    char *what = NULL;
-
-    if (c->rc)          /* keep the first error: later ones are consequences */
-        return false;
-    c->rc = rc;
-    if (vasprintf(&what, fmt, ap) < 0)
-        what = NULL;
-    if (!what || asprintf(&c->err, "%s: %s%s%s", c->path, key ? key : "",
-                          key && *key ? ": " : "", what) < 0)
-        c->err = NULL;      /* out of memory: the status still says it failed */
-    free(what);
-    return false;
-}
-
-static bool __attribute__((format(printf, 3, 4)))
-config_fail(struct config_ctx *c, const char *key, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    config_vfail(c, 2, key, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
-static bool config_oom(struct config_ctx *c)
-{
-    if (!c->rc) {
-        c->rc = 1;
-        if (asprintf(&c->err, "%s: out of memory", c->path) < 0)
-            c->err = NULL;
-    }
-    return false;
-}
-
-/* Appends S to OUT (size N, already holding *LEN bytes) as the inside of a
- * JSON string, at most MAX characters; returns true if it had to cut. */
-static bool config_quote_into(char *out, size_t n, size_t *len, const char *s,
-                              size_t slen, size_t max)
-{
-    size_t shown = 0;
-
-    for (size_t i = 0; i < slen; i++) {
-        unsigned char ch = (unsigned char) s[i];
-        char esc[8];
-
-        /* a UTF-8 continuation byte belongs to the character already counted */
-        bool cont = (ch & 0xc0) == 0x80;
-        if (!cont && shown == max)
-            return true;
-        if (ch == '"' || ch == '\\')
-            snprintf(esc, sizeof esc, "\\%c", ch);
-        else if (ch == '\n')
-            snprintf(esc, sizeof esc, "\\n");
-        else if (ch == '\t')
-            snprintf(esc, sizeof esc, "\\t");
-        else if (ch < 0x20 || ch == 0x7f)
-            snprintf(esc, sizeof esc, "\\u%04x", ch);
-        else
-            snprintf(esc, sizeof esc, "%c", ch);
-        size_t el = strlen(esc);
-        if (*len + el + 1 > n)
-            return true;
-        memcpy(out + *len, esc, el + 1);
-        *len += el;
-        if (!cont)
-            shown++;
-    }
-    return false;
-}
-
-/* Formats a found value the way JSON writes it, strings cut to
- * CONFIG_SHOW_MAX characters. SECRET values only show their type, so a
- * misplaced password never reaches a log. */
-static const char *config_show(const json_t *v, bool secret, char *out, size_t n)
-{
-    size_t len = 0;
-
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_TRUE:
-        return "true";
-    case JSON_FALSE:
-        return "false";
-    case JSON_NULL:
-        return "null";
-    case JSON_INTEGER:
-        if (secret)
-            return "a number";
-        snprintf(out, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return out;
-    case JSON_REAL: {
-        if (secret)
-            return "a number";
-        char *s = json_dumps(v, JSON_ENCODE_ANY);
-        snprintf(out, n, "%s", s ? s : "a number");
-        free(s);
-        return out;
-    }
-    case JSON_STRING:
-        if (secret)
-            return json_string_length(v) ? "a string" : "\"\"";
-        out[len++] = '"';
-        out[len] = '\0';
-        if (config_quote_into(out, n - 4, &len, json_string_value(v),
-                              json_string_length(v), CONFIG_SHOW_MAX)) {
-            memcpy(out + len, "...", 4);
-            len += 3;
-        }
-        memcpy(out + len, "\"", 2);
-        return out;
-    }
-    return "an unknown value";
-}
-
-/* Keys come from the file: plain ones print as they are, anything else is
- * quoted so the message stays one readable line. */
-static void config_key_join(char out[CONFIG_KEY_MAX], const char *parent,
-                            const char *name)
-{
-    size_t len = 0;
-    bool plain = *name != '\0';
-
-    for (const char *p = name; *p; p++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                    "0123456789_-", *p))
-            plain = false;
-    len = (size_t) snprintf(out, CONFIG_KEY_MAX, "%s%s", parent, *parent ? "." : "");
-    if (len >= CONFIG_KEY_MAX)
-        return;
-    if (plain && strlen(name) <= CONFIG_SHOW_MAX) {
-        snprintf(out + len, CONFIG_KEY_MAX - len, "%s", name);
-        return;
-    }
-    out[len++] = '"';
-    out[len] = '\0';
-    bool cut = config_quote_into(out, CONFIG_KEY_MAX - 5, &len, name,
-                                 strlen(name), CONFIG_SHOW_MAX);
-    snprintf(out + len, CONFIG_KEY_MAX - len, "%s\"", cut ? "..." : "");
-}
-
-static void config_index_join(char out[CONFIG_KEY_MAX], const char *parent, size_t i)
-{
-    /* parents are built by config_key_join and stay far below the limit */
-    if (snprintf(out, CONFIG_KEY_MAX, "%s[%zu]", parent, i) >= CONFIG_KEY_MAX)
-        out[CONFIG_KEY_MAX - 1] = '\0';
-}
-
-static bool config_expected(struct config_ctx *c, const char *key, const char *what,
-                            const json_t *found, bool secret)
-{
-    char buf[CONFIG_SHOW_MAX * 6 + 16];
-
-    return config_fail(c, key, "expected %s, got %s", what,
-                       config_show(found, secret, buf, sizeof buf));
-}
 
 /* ---- value rules ------------------------------------------------------- */
 
@@ -215,12 +45,6 @@ static bool config_is_nonempty(const char *s)
     return s[0] != '\0';
 }
 
-static bool config_is_nodeid(const char *s)
-{
-    size_t n = strspn(s, "0123456789abcdef");
-
-    return n == 32 && s[n] == '\0';
-}
 
 static bool config_is_level(const char *s)
 {
@@ -260,24 +84,7 @@ static bool config_is_host(const char *s)
     return config_is_dns_name(s) || inet_pton(AF_INET6, s, &a6) == 1;
 }
 
-static bool config_is_ifname(const char *s)
-{
-    size_t n = strlen(s);
 
-    if (n == 0 || n > CONFIG_IFNAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
-        return false;
-    for (const char *p = s; *p; p++)
-        if (*p == '/' || *p == ':' || (unsigned char) *p <= ' ' || *p == 0x7f)
-            return false;
-    return true;
-}
-
-static bool config_is_overlay_name(const char *s)
-{
-    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-");
-
-    return n >= 1 && n <= 32 && s[n] == '\0';
-}
 
 /* local@domain[/resource]: the local part may hold anything but the
  * characters XMPP reserves for structure and spaces. */
@@ -439,10 +246,10 @@ static bool config_read_secret(struct config_ctx *c, const char *key,
     int e = config_read_file(file_path, CONFIG_SECRET_MAX, &buf, &len);
 
     if (e == EFBIG)
-        return config_fail(c, key, "%s is larger than %d bytes", file_path,
+        return jf_fail(&c->r, key, "%s is larger than %d bytes", file_path,
                            CONFIG_SECRET_MAX);
     if (e)
-        return config_fail(c, key, "cannot read %s: %s", file_path, strerror(e));
+        return jf_fail(&c->r, key, "cannot read %s: %s", file_path, strerror(e));
     if (len && buf[len - 1] == '\n') {
         buf[--len] = '\0';
         if (len && buf[len - 1] == '\r')
@@ -452,184 +259,97 @@ static bool config_read_secret(struct config_ctx *c, const char *key,
         bool empty = len == 0;
         explicit_bzero(buf, len);
         free(buf);
-        return config_fail(c, key, empty ? "%s is empty" : "%s contains a NUL byte",
+        return jf_fail(&c->r, key, empty ? "%s is empty" : "%s contains a NUL byte",
                            file_path);
     }
     *out = buf;
     return true;
 }
 
-/* ---- typed fields ------------------------------------------------------ */
+/* ---- typed fields (lib/jfield.c; these add copies and defaults) ------- */
 
-static json_t *config_get(const struct config_scope *s, const char *name,
-                          char key[CONFIG_KEY_MAX])
-{
-    config_key_join(key, s->path, name);
-    return json_object_get(s->obj, name);
-}
 
-/* Every key in S must be one of ALLOWED (NULL-terminated). */
-static bool config_known_keys(struct config_ctx *c, const struct config_scope *s,
-                              const char *const *allowed)
-{
-    const char *name;
-    json_t *v;
-
-    json_object_foreach(s->obj, name, v) {
-        const char *const *a = allowed;
-        while (*a && strcmp(*a, name))
-            a++;
-        if (!*a) {
-            char key[CONFIG_KEY_MAX];
-            config_key_join(key, s->path, name);
-            return config_fail(c, key, "unknown key");
-        }
-    }
-    return true;
-}
-
-/* Opens sub-object NAME of PARENT into *SUB. Absent: *SUB->obj is NULL, and
- * that is an error only when REQUIRED. */
-static bool config_section(struct config_ctx *c, const struct config_scope *parent,
-                           const char *name, bool required, struct config_scope *sub,
+/* Opens sub-object NAME of PARENT into *SUB, whose keys must be ALLOWED.
+ * Absent: *SUB->obj is NULL, and that is an error only when REQUIRED. */
+static bool config_section(struct config_ctx *c, const struct jf_obj *parent,
+                           const char *name, bool required, struct jf_obj *sub,
                            const char *const *allowed)
 {
-    json_t *v = config_get(parent, name, sub->path);
-
-    sub->obj = NULL;
-    if (!v)
-        return required ? config_fail(c, sub->path, "required key missing") : true;
-    if (!json_is_object(v))
-        return config_expected(c, sub->path, "object", v, false);
-    sub->obj = v;
-    return config_known_keys(c, sub, allowed);
+    return jf_object(&c->r, parent, name, required, sub)
+           && jf_known_keys(&c->r, sub, allowed);
 }
 
-/* A string value that must not hide a NUL (it would silently truncate). */
-static bool config_plain_string(const json_t *v)
+static const struct jf_rule config_rule_abs_path = { "absolute path", config_is_abs_path };
+static const struct jf_rule config_rule_nonempty = { "non-empty string", config_is_nonempty };
+static const struct jf_rule config_rule_nodeid = { "32 lowercase hex digits", ctl_nodeid_valid };
+static const struct jf_rule config_rule_level = { "one of error|warn|info|debug", config_is_level };
+static const struct jf_rule config_rule_host = { "host name or IP address", config_is_host };
+static const struct jf_rule config_rule_jid = { "JID local@domain[/resource]", config_is_jid };
+static const struct jf_rule config_rule_ifname =
+    { "interface name of 1..15 characters without '/', ':' or spaces", ctl_ifname_valid };
+
+static bool config_dup(struct config_ctx *c, const char *s, char **out)
 {
-    return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v);
+    *out = s ? strdup(s) : NULL;
+    return *out || !s ? true : jf_oom(&c->r);
 }
 
-struct config_rule {
-    const char *what;                   /* for "expected WHAT" */
-    bool (*ok)(const char *);
-};
-
-static const struct config_rule config_rule_abs_path = { "absolute path", config_is_abs_path };
-static const struct config_rule config_rule_nonempty = { "non-empty string", config_is_nonempty };
-static const struct config_rule config_rule_nodeid = { "32 lowercase hex digits", config_is_nodeid };
-static const struct config_rule config_rule_level = { "one of error|warn|info|debug", config_is_level };
-static const struct config_rule config_rule_host = { "host name or IP address", config_is_host };
-static const struct config_rule config_rule_jid = { "JID local@domain[/resource]", config_is_jid };
-static const struct config_rule config_rule_ifname =
-    { "interface name of 1..15 characters without '/', ':' or spaces", config_is_ifname };
-
-/* Checks V against RULE and stores a copy in *OUT. */
+/* Checks V (found at KEY) against RULE and stores a copy in *OUT. */
 static bool config_string_value(struct config_ctx *c, const char *key, const json_t *v,
-                                const struct config_rule *rule, char **out)
+                                const struct jf_rule *rule, char **out)
 {
-    if (!config_plain_string(v) || !rule->ok(json_string_value(v)))
-        return config_expected(c, key, rule->what, v, false);
-    *out = strdup(json_string_value(v));
-    return *out ? true : config_oom(c);
+    const char *s;
+    *out = NULL;
+    return jf_str_value(&c->r, key, v, rule, &s) && config_dup(c, s, out);
 }
 
 /* Optional string NAME of S; absent gives a copy of DEFLT (which may be NULL). */
-static bool config_string(struct config_ctx *c, const struct config_scope *s,
-                          const char *name, const struct config_rule *rule,
+static bool config_string(struct config_ctx *c, const struct jf_obj *s,
+                          const char *name, const struct jf_rule *rule,
                           const char *deflt, char **out)
 {
-    char key[CONFIG_KEY_MAX];
-    json_t *v = s->obj ? config_get(s, name, key) : NULL;
-
-    if (v)
-        return config_string_value(c, key, v, rule, out);
+    const char *v;
     *out = NULL;
-    if (!deflt)
-        return true;
-    *out = strdup(deflt);
-    return *out ? true : config_oom(c);
+    return jf_str(&c->r, s, name, false, rule, &v) && config_dup(c, v ? v : deflt, out);
 }
 
-static bool config_int(struct config_ctx *c, const struct config_scope *s,
+static bool config_int(struct config_ctx *c, const struct jf_obj *s,
                        const char *name, int lo, int hi, int deflt, int *out)
 {
-    char key[CONFIG_KEY_MAX], what[48];
-    json_t *v = s->obj ? config_get(s, name, key) : NULL;
-
-    *out = deflt;
-    if (!v)
-        return true;
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        snprintf(what, sizeof what, "integer %d..%d", lo, hi);
-        return config_expected(c, key, what, v, false);
-    }
-    *out = (int) json_integer_value(v);
-    return true;
-}
-
-static bool config_bool(struct config_ctx *c, const struct config_scope *s,
-                        const char *name, bool deflt, bool *out)
-{
-    char key[CONFIG_KEY_MAX];
-    json_t *v = s->obj ? config_get(s, name, key) : NULL;
-
-    *out = deflt;
-    if (!v)
-        return true;
-    if (!json_is_boolean(v))
-        return config_expected(c, key, "true or false", v, false);
-    *out = json_is_true(v);
-    return true;
-}
-
-/* Array NAME of S with at most MAX entries; absent leaves *OUT NULL. */
-static bool config_array(struct config_ctx *c, const struct config_scope *s,
-                         const char *name, size_t max, json_t **out, char key[CONFIG_KEY_MAX])
-{
-    json_t *v = s->obj ? config_get(s, name, key) : NULL;
-
-    *out = NULL;
-    if (!v)
-        return true;
-    if (!json_is_array(v))
-        return config_expected(c, key, "array", v, false);
-    if (json_array_size(v) > max)
-        return config_fail(c, key, "expected at most %zu entries, got %zu", max,
-                           json_array_size(v));
-    *out = v;
-    return true;
+    long long v;
+    bool ok = jf_int(&c->r, s, name, false, lo, hi, deflt, &v);
+    *out = (int) v;
+    return ok;
 }
 
 /* Exactly one of "password" and "password_file" in S. */
-static bool config_password(struct config_ctx *c, const struct config_scope *s, char **out)
+static bool config_password(struct config_ctx *c, const struct jf_obj *s, char **out)
 {
     char key[CONFIG_KEY_MAX], fkey[CONFIG_KEY_MAX];
-    json_t *pw = config_get(s, "password", key);
-    json_t *file = config_get(s, "password_file", fkey);
+    json_t *pw = jf_get(s, "password", key);
+    json_t *file = jf_get(s, "password_file", fkey);
 
     *out = NULL;
     if (!pw == !file)
-        return config_fail(c, key, "give exactly one of password and password_file");
+        return jf_fail(&c->r, key, "give exactly one of password and password_file");
     if (pw) {
-        if (!config_plain_string(pw) || json_string_length(pw) == 0)
-            return config_expected(c, key, "non-empty string", pw, true);
+        if (!jf_is_plain_string(pw) || json_string_length(pw) == 0)
+            return jf_expected(&c->r, key, "non-empty string", pw, true);
         *out = strdup(json_string_value(pw));
-        return *out ? true : config_oom(c);
+        return *out ? true : jf_oom(&c->r);
     }
-    if (!config_plain_string(file) || json_string_length(file) == 0)
-        return config_expected(c, fkey, "non-empty path", file, false);
+    if (!jf_is_plain_string(file) || json_string_length(file) == 0)
+        return jf_expected(&c->r, fkey, "non-empty path", file, false);
     return config_read_secret(c, fkey, json_string_value(file), out);
 }
 
 /* ---- sections ---------------------------------------------------------- */
 
-static bool config_node(struct config_ctx *c, const struct config_scope *top,
+static bool config_node(struct config_ctx *c, const struct jf_obj *top,
                         struct config *cfg)
 {
     static const char *const keys[] = { "id", "state_dir", "run_dir", "log_level", NULL };
-    struct config_scope s;
+    struct jf_obj s;
 
     return config_section(c, top, "node", false, &s, keys)
         && config_string(c, &s, "id", &config_rule_nodeid, NULL, &cfg->node_id)
@@ -639,7 +359,7 @@ static bool config_node(struct config_ctx *c, const struct config_scope *top,
         && config_string(c, &s, "log_level", &config_rule_level, "info", &cfg->log_level);
 }
 
-static bool config_xmpp(struct config_ctx *c, const struct config_scope *top,
+static bool config_xmpp(struct config_ctx *c, const struct jf_obj *top,
                         struct config *cfg)
 {
     static const char *const keys[] = { "host", "port", "user", "password", "password_file",
@@ -647,35 +367,29 @@ static bool config_xmpp(struct config_ctx *c, const struct config_scope *top,
     static const char *const tls_names[] = { [XMPP_TLS_REQUIRED] = "required",
                                              [XMPP_TLS_DIRECT] = "direct",
                                              [XMPP_TLS_NONE] = "none" };
-    struct config_scope s;
+    struct jf_obj s;
     char key[CONFIG_KEY_MAX];
-    json_t *v;
     int port;
 
     if (!config_section(c, top, "xmpp", true, &s, keys))
         return false;
-    if (!config_get(&s, "host", key))
-        return config_fail(c, key, "required key missing");
+    if (!jf_get(&s, "host", key))
+        return jf_fail(&c->r, key, "required key missing");
     if (!config_string(c, &s, "host", &config_rule_host, NULL, &cfg->xmpp_host))
         return false;
 
     /* tls before port: it decides the port's default */
-    cfg->xmpp_tls = XMPP_TLS_REQUIRED;
-    if ((v = config_get(&s, "tls", key))) {
-        size_t i = 0;
-        while (i < 3 && !(config_plain_string(v) && !strcmp(json_string_value(v), tls_names[i])))
-            i++;
-        if (i == 3)
-            return config_expected(c, key, "one of required|direct|none", v, false);
-        cfg->xmpp_tls = (enum xmpp_tls_mode) i;
-    }
+    int tls;
+    if (!jf_enum(&c->r, &s, "tls", false, tls_names, 3, XMPP_TLS_REQUIRED, &tls))
+        return false;
+    cfg->xmpp_tls = (enum xmpp_tls_mode) tls;
     if (!config_int(c, &s, "port", 1, 65535,
                     cfg->xmpp_tls == XMPP_TLS_DIRECT ? 5223 : 5222, &port))
         return false;
     cfg->xmpp_port = (uint16_t) port;
 
-    if (!config_get(&s, "user", key))
-        return config_fail(c, key, "required key missing");
+    if (!jf_get(&s, "user", key))
+        return jf_fail(&c->r, key, "required key missing");
     if (!config_string(c, &s, "user", &config_rule_jid, NULL, &cfg->xmpp_user)
         || !config_password(c, &s, &cfg->xmpp_password)
         || !config_string(c, &s, "ca_file", &config_rule_abs_path, NULL, &cfg->xmpp_ca_file))
@@ -685,26 +399,26 @@ static bool config_xmpp(struct config_ctx *c, const struct config_scope *top,
         /* checked now so a typo fails at start, not at the first TLS handshake */
         int fd = open(cfg->xmpp_ca_file, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-            config_get(&s, "ca_file", key);
-            return config_fail(c, key, "cannot read %s: %s", cfg->xmpp_ca_file,
+            jf_get(&s, "ca_file", key);
+            return jf_fail(&c->r, key, "cannot read %s: %s", cfg->xmpp_ca_file,
                                strerror(errno));
         }
         close(fd);
     }
 
-    if (config_get(&s, "muc_domain", key))
+    if (jf_get(&s, "muc_domain", key))
         return config_string(c, &s, "muc_domain", &config_rule_host, NULL,
                              &cfg->xmpp_muc_domain);
     const char *domain = strchr(cfg->xmpp_user, '@') + 1;
     size_t dlen = strcspn(domain, "/");
     if (asprintf(&cfg->xmpp_muc_domain, "conference.%.*s", (int) dlen, domain) < 0) {
         cfg->xmpp_muc_domain = NULL;
-        return config_oom(c);
+        return jf_oom(&c->r);
     }
     return true;
 }
 
-static bool config_servers(struct config_ctx *c, const struct config_scope *top,
+static bool config_servers(struct config_ctx *c, const struct jf_obj *top,
                            struct config *cfg)
 {
     static const char *const turn_keys[] = { "server", "user", "password", "password_file",
@@ -714,39 +428,39 @@ static bool config_servers(struct config_ctx *c, const struct config_scope *top,
     json_t *arr, *v;
     size_t i;
 
-    if (!config_array(c, top, "stun", CONFIG_MAX_SERVERS, &arr, key))
+    if (!jf_array(&c->r, top, "stun", false, CONFIG_MAX_SERVERS, &arr, key))
         return false;
     json_array_foreach(arr, i, v) {
         struct config_server *srv = &cfg->stun[i];
-        config_index_join(ekey, key, i);
-        if (!config_plain_string(v)
+        jf_index(ekey, key, i);
+        if (!jf_is_plain_string(v)
             || !config_split_hostport(json_string_value(v), CONFIG_DEFAULT_STUN_PORT,
                                       &srv->host, &srv->port))
-            return config_expected(c, ekey, what, v, false);
+            return jf_expected(&c->r, ekey, what, v, false);
         cfg->n_stun++;
     }
 
-    if (!config_array(c, top, "turn", CONFIG_MAX_SERVERS, &arr, key))
+    if (!jf_array(&c->r, top, "turn", false, CONFIG_MAX_SERVERS, &arr, key))
         return false;
     json_array_foreach(arr, i, v) {
         struct config_server *srv = &cfg->turn[i];
-        struct config_scope s = { .obj = v };
+        struct jf_obj s = { .obj = v };
         json_t *sv;
         char skey[CONFIG_KEY_MAX];
 
-        config_index_join(s.path, key, i);
+        jf_index(s.path, key, i);
         if (!json_is_object(v))
-            return config_expected(c, s.path, "object", v, false);
-        if (!config_known_keys(c, &s, turn_keys))
+            return jf_expected(&c->r, s.path, "object", v, false);
+        if (!jf_known_keys(&c->r, &s, turn_keys))
             return false;
-        if (!(sv = config_get(&s, "server", skey)))
-            return config_fail(c, skey, "required key missing");
-        if (!config_plain_string(sv)
+        if (!(sv = jf_get(&s, "server", skey)))
+            return jf_fail(&c->r, skey, "required key missing");
+        if (!jf_is_plain_string(sv)
             || !config_split_hostport(json_string_value(sv), CONFIG_DEFAULT_STUN_PORT,
                                       &srv->host, &srv->port))
-            return config_expected(c, skey, what, sv, false);
-        if (!config_get(&s, "user", skey))
-            return config_fail(c, skey, "required key missing");
+            return jf_expected(&c->r, skey, what, sv, false);
+        if (!jf_get(&s, "user", skey))
+            return jf_fail(&c->r, skey, "required key missing");
         if (!config_string(c, &s, "user", &config_rule_nonempty, NULL, &srv->user)
             || !config_password(c, &s, &srv->password))
             return false;
@@ -756,45 +470,45 @@ static bool config_servers(struct config_ctx *c, const struct config_scope *top,
 }
 
 /* "link": how each encrypted link behaves once up. */
-static bool config_link(struct config_ctx *c, const struct config_scope *top,
+static bool config_link(struct config_ctx *c, const struct jf_obj *top,
                         struct config *cfg)
 {
     static const char *const keys[] = { "rekey_records", "data_records", NULL };
-    struct config_scope s;
+    struct jf_obj s;
 
     /* 2^24 records per AES-GCM key (RFC 8446 5.5 allows 2^24.5); small
      * values are for tests of rekeying itself */
     return config_section(c, top, "link", false, &s, keys)
            && config_int(c, &s, "rekey_records", 16, 1 << 30, 1 << 24, &cfg->rekey_records)
-           && config_bool(c, &s, "data_records", true, &cfg->data_records);
+           && jf_bool(&c->r, &s, "data_records", false, true, &cfg->data_records);
 }
 
-static bool config_ice(struct config_ctx *c, const struct config_scope *top,
+static bool config_ice(struct config_ctx *c, const struct jf_obj *top,
                        struct config *cfg)
 {
     static const char *const keys[] = { "ignore_interfaces", "relay_only", "fast_path", NULL };
     /* container and Kubernetes CNI devices: candidates on them lead nowhere */
     static const char *const default_ignore[] = { "flannel.1", "cni0", "docker0" };
-    struct config_scope s;
+    struct jf_obj s;
     char key[CONFIG_KEY_MAX], ekey[CONFIG_KEY_MAX];
     json_t *arr, *v;
     size_t i;
 
     if (!config_section(c, top, "ice", false, &s, keys)
-        || !config_bool(c, &s, "relay_only", false, &cfg->relay_only)
-        || !config_bool(c, &s, "fast_path", true, &cfg->fast_path)
-        || !config_array(c, &s, "ignore_interfaces", CONFIG_MAX_IGNORE, &arr, key))
+        || !jf_bool(&c->r, &s, "relay_only", false, false, &cfg->relay_only)
+        || !jf_bool(&c->r, &s, "fast_path", false, true, &cfg->fast_path)
+        || !jf_array(&c->r, &s, "ignore_interfaces", false, CONFIG_MAX_IGNORE, &arr, key))
         return false;
     if (!arr) {
         for (i = 0; i < sizeof default_ignore / sizeof *default_ignore; i++) {
             if (!(cfg->ignore_interfaces[i] = strdup(default_ignore[i])))
-                return config_oom(c);
+                return jf_oom(&c->r);
             cfg->n_ignore++;
         }
         return true;
     }
     json_array_foreach(arr, i, v) {
-        config_index_join(ekey, key, i);
+        jf_index(ekey, key, i);
         if (!config_string_value(c, ekey, v, &config_rule_ifname, &cfg->ignore_interfaces[i]))
             return false;
         cfg->n_ignore++;
@@ -807,13 +521,13 @@ static bool config_is_ovs_db(const char *s)
     return (!strncmp(s, "unix:", 5) && s[5]) || (!strncmp(s, "tcp:", 4) && s[4]);
 }
 
-static bool config_ovs(struct config_ctx *c, const struct config_scope *top,
+static bool config_ovs(struct config_ctx *c, const struct jf_obj *top,
                        struct config *cfg)
 {
     static const char *const keys[] = { "rundir", "db", NULL };
-    static const struct config_rule db_rule = { "\"unix:PATH\" or \"tcp:HOST:PORT\"",
+    static const struct jf_rule db_rule = { "\"unix:PATH\" or \"tcp:HOST:PORT\"",
                                                 config_is_ovs_db };
-    struct config_scope s;
+    struct jf_obj s;
 
     if (!config_section(c, top, "ovs", false, &s, keys)
         || !config_string(c, &s, "rundir", &config_rule_abs_path, "/var/run/openvswitch",
@@ -822,48 +536,48 @@ static bool config_ovs(struct config_ctx *c, const struct config_scope *top,
         return false;
     if (!cfg->ovs_db && asprintf(&cfg->ovs_db, "unix:%s/db.sock", cfg->ovs_rundir) < 0) {
         cfg->ovs_db = NULL;
-        return config_oom(c);
+        return jf_oom(&c->r);
     }
     return true;
 }
 
-static bool config_bridge(struct config_ctx *c, const struct config_scope *ov,
+static bool config_bridge(struct config_ctx *c, const struct jf_obj *ov,
                           struct config_overlay *o)
 {
     static const char *const keys[] = { "name", "ip", "mtu", NULL };
-    struct config_scope s;
+    struct jf_obj s;
     char key[CONFIG_KEY_MAX];
     json_t *v;
 
     if (!config_section(c, ov, "bridge", true, &s, keys))
         return false;
-    if (config_get(&s, "name", key)) {
+    if (jf_get(&s, "name", key)) {
         if (!config_string(c, &s, "name", &config_rule_ifname, NULL, &o->bridge_name))
             return false;
     } else if (strlen("evio-") + strlen(o->name) > CONFIG_IFNAME_MAX) {
-        return config_fail(c, key, "required when \"evio-%s\" is longer than %d characters",
+        return jf_fail(&c->r, key, "required when \"evio-%s\" is longer than %d characters",
                            o->name, CONFIG_IFNAME_MAX);
     } else if (asprintf(&o->bridge_name, "evio-%s", o->name) < 0) {
         o->bridge_name = NULL;
-        return config_oom(c);
+        return jf_oom(&c->r);
     }
 
-    if (!(v = config_get(&s, "ip", key)))
-        return config_fail(c, key, "required key missing");
-    if (!config_plain_string(v)
+    if (!(v = jf_get(&s, "ip", key)))
+        return jf_fail(&c->r, key, "required key missing");
+    if (!jf_is_plain_string(v)
         || !config_parse_cidr(json_string_value(v), &o->ip4, &o->prefix_len))
-        return config_expected(c, key, "IPv4 address with prefix length \"a.b.c.d/1..32\"",
+        return jf_expected(&c->r, key, "IPv4 address with prefix length \"a.b.c.d/1..32\"",
                                v, false);
     return config_int(c, &s, "mtu", 576, 9000, 1410, &o->mtu);
 }
 
-static bool config_topology(struct config_ctx *c, const struct config_scope *ov,
+static bool config_topology(struct config_ctx *c, const struct jf_obj *ov,
                             struct config_overlay *o)
 {
     static const char *const keys[] = { "min_successors", "max_long_distance",
                                         "max_on_demand", "max_concurrent_edges",
                                         "on_demand_threshold_kbps", "on_demand_idle_s", NULL };
-    struct config_scope s;
+    struct jf_obj s;
     char key[CONFIG_KEY_MAX];
     json_t *v;
 
@@ -876,84 +590,84 @@ static bool config_topology(struct config_ctx *c, const struct config_scope *ov,
         || !config_int(c, &s, "max_concurrent_edges", 1, 64, 8, &o->max_concurrent_edges))
         return false;
     o->max_long_distance = -1;
-    v = s.obj ? config_get(&s, "max_long_distance", key) : NULL;
-    if (!v || (config_plain_string(v) && !strcmp(json_string_value(v), "auto")))
+    v = s.obj ? jf_get(&s, "max_long_distance", key) : NULL;
+    if (!v || (jf_is_plain_string(v) && !strcmp(json_string_value(v), "auto")))
         return true;
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 64)
-        return config_expected(c, key, "\"auto\" or integer 0..64", v, false);
+        return jf_expected(&c->r, key, "\"auto\" or integer 0..64", v, false);
     o->max_long_distance = (int) json_integer_value(v);
     return true;
 }
 
-static bool config_static_peers(struct config_ctx *c, const struct config_scope *ov,
+static bool config_static_peers(struct config_ctx *c, const struct jf_obj *ov,
                                 const struct config *cfg, struct config_overlay *o)
 {
     char key[CONFIG_KEY_MAX], ekey[CONFIG_KEY_MAX];
     json_t *arr, *v;
     size_t i;
 
-    if (!config_array(c, ov, "static_peers", CONFIG_MAX_STATIC, &arr, key))
+    if (!jf_array(&c->r, ov, "static_peers", false, CONFIG_MAX_STATIC, &arr, key))
         return false;
     json_array_foreach(arr, i, v) {
-        config_index_join(ekey, key, i);
+        jf_index(ekey, key, i);
         if (!config_string_value(c, ekey, v, &config_rule_nodeid, &o->static_peers[i]))
             return false;
         o->n_static++;
         if (cfg->node_id && !strcmp(cfg->node_id, o->static_peers[i]))
-            return config_fail(c, ekey, "is this node's own id (node.id)");
+            return jf_fail(&c->r, ekey, "is this node's own id (node.id)");
         for (size_t j = 0; j < i; j++)
             if (!strcmp(o->static_peers[j], o->static_peers[i]))
-                return config_fail(c, ekey, "duplicate of %s[%zu]", key, j);
+                return jf_fail(&c->r, ekey, "duplicate of %s[%zu]", key, j);
     }
     return true;
 }
 
-static bool config_overlays(struct config_ctx *c, const struct config_scope *top,
+static bool config_overlays(struct config_ctx *c, const struct jf_obj *top,
                             struct config *cfg)
 {
     static const char *const keys[] = { "bridge", "topology", "static_peers", NULL };
     char key[CONFIG_KEY_MAX];
-    json_t *all = config_get(top, "overlays", key), *v;
+    json_t *all = jf_get(top, "overlays", key), *v;
     const char *name;
 
     if (!all)
-        return config_fail(c, key, "required key missing");
+        return jf_fail(&c->r, key, "required key missing");
     if (!json_is_object(all))
-        return config_expected(c, key, "object", all, false);
+        return jf_expected(&c->r, key, "object", all, false);
     if (json_object_size(all) < 1 || json_object_size(all) > CONFIG_MAX_OVERLAYS)
-        return config_fail(c, key, "expected 1..%d overlays, got %zu", CONFIG_MAX_OVERLAYS,
+        return jf_fail(&c->r, key, "expected 1..%d overlays, got %zu", CONFIG_MAX_OVERLAYS,
                            json_object_size(all));
 
     json_object_foreach(all, name, v) {
         struct config_overlay *o = &cfg->overlays[cfg->n_overlays];
-        struct config_scope s = { .obj = v };
-        char shown[CONFIG_SHOW_MAX * 6 + 16];
+        struct jf_obj s = { .obj = v };
+        char shown[JF_SHOW_BUF];
 
-        if (!config_is_overlay_name(name)) {
+        if (!ctl_overlay_valid(name)) {
             json_t *js = json_string(name);
-            bool r = config_fail(c, key, "expected overlay names of 1..32 characters "
+            bool r = jf_fail(&c->r, key, "expected overlay names of 1..32 characters "
                                  "a-z 0-9 _ -, got %s",
-                                 js ? config_show(js, false, shown, sizeof shown) : "?");
+                                 js ? jf_show(js, false, shown) : "?");
             json_decref(js);
             return r;
         }
-        config_key_join(s.path, key, name);
+        jf_key(s.path, key, name);
         if (!json_is_object(v))
-            return config_expected(c, s.path, "object", v, false);
-        if (!config_known_keys(c, &s, keys))
+            return jf_expected(&c->r, s.path, "object", v, false);
+        if (!jf_known_keys(&c->r, &s, keys))
             return false;
         cfg->n_overlays++;
         if (!(o->name = strdup(name)))
-            return config_oom(c);
+            return jf_oom(&c->r);
         if (!config_bridge(c, &s, o) || !config_topology(c, &s, o)
             || !config_static_peers(c, &s, cfg, o))
             return false;
         for (int j = 0; j < cfg->n_overlays - 1; j++)
             if (!strcmp(cfg->overlays[j].bridge_name, o->bridge_name)) {
                 char bridge[CONFIG_KEY_MAX], bkey[CONFIG_KEY_MAX];
-                config_key_join(bridge, s.path, "bridge");
-                config_key_join(bkey, bridge, "name");
-                return config_fail(c, bkey, "\"%s\" is already the bridge of overlay %s",
+                jf_key(bridge, s.path, "bridge");
+                jf_key(bkey, bridge, "name");
+                return jf_fail(&c->r, bkey, "\"%s\" is already the bridge of overlay %s",
                                    o->bridge_name, cfg->overlays[j].name);
             }
     }
@@ -977,10 +691,10 @@ static void config_syntax_error(struct config_ctx *c, const json_error_t *je)
     if ((near = strstr(text, " without JSON_ALLOW_NUL")))
         *near = '\0';
     if (je->line > 0)
-        config_fail(c, NULL, "line %d, column %d: JSON syntax error: %s",
+        jf_fail(&c->r, NULL, "line %d, column %d: JSON syntax error: %s",
                     je->line, je->column, text);
     else
-        config_fail(c, NULL, "JSON syntax error: %s", text);
+        jf_fail(&c->r, NULL, "JSON syntax error: %s", text);
 }
 
 /* Jansson frees strings without wiping them: wipe every password in the
@@ -1009,22 +723,25 @@ static int config_parse_buf(const char *text, size_t len, const char *path,
 {
     static const char *const top_keys[] = { "node", "xmpp", "stun", "turn", "ice", "link", "ovs",
                                             "overlays", NULL };
-    struct config_ctx c = { .path = path ? path : "(config)" };
-    struct config_scope top = { .path = "" };
+    struct config_ctx c = { .path = path ? path : "(config)",
+                          .r.missing = "required key missing" };
+    struct jf_obj top = { .path = "" };
     json_error_t je;
 
     memset(cfg, 0, sizeof *cfg);
     if (err)
         *err = NULL;
-    top.obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!top.obj) {
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+
+    top.obj = root;
+    if (!root) {
         config_syntax_error(&c, &je);
     } else if (!json_is_object(top.obj)) {
-        config_expected(&c, NULL, "an object at the top level", top.obj, false);
+        jf_expected(&c.r, NULL, "an object at the top level", top.obj, false);
     } else if (!(cfg->path = strdup(c.path))) {
-        config_oom(&c);
+        jf_oom(&c.r);
     } else {
-        (void) (config_known_keys(&c, &top, top_keys)
+        (void) (jf_known_keys(&c.r, &top, top_keys)
                 && config_node(&c, &top, cfg)
                 && config_xmpp(&c, &top, cfg)
                 && config_servers(&c, &top, cfg)
@@ -1033,17 +750,18 @@ static int config_parse_buf(const char *text, size_t len, const char *path,
                 && config_ovs(&c, &top, cfg)
                 && config_overlays(&c, &top, cfg));
     }
-    config_wipe_secrets(top.obj);
-    json_decref(top.obj);
+    config_wipe_secrets(root);
+    json_decref(root);
 
-    if (!c.rc)
+    if (!c.r.failed)
         return 0;
     config_free(cfg);
-    if (err)
-        *err = c.err;
-    else
-        free(c.err);
-    return c.rc;
+    int rc = c.r.oom ? 1 : 2;
+    char *what = jf_take_err(&c.r);
+    if (err && (!what || asprintf(err, "%s: %s", c.path, what) < 0))
+        *err = NULL;
+    free(what);
+    return rc;
 }
 
 int config_parse(const char *text, const char *path, struct config *cfg, char **err)
