@@ -299,7 +299,7 @@ bool jf_str_value(struct jf *r, const char *key, const json_t *v, const struct j
 {
     *out = NULL;
     if (!jf_is_plain_string(v) || (rule && !rule->ok(json_string_value(v))))
-        return jf_expected(r, key, rule ? rule->what : "string", v, false);
+        return jf_expected(r, key, rule ? rule->what : "string", v, rule && rule->secret);
     *out = json_string_value(v);
     return true;
 }
@@ -331,7 +331,8 @@ bool jf_str_buf(struct jf *r, const struct jf_obj *o, const char *name, bool req
     if (strlen(s) >= size) {
         char what[64];
         snprintf(what, sizeof what, "string of at most %zu characters", size - 1);
-        return jf_expected(r, key, rule ? rule->what : what, jf_get(o, name, key), false);
+        return jf_expected(r, key, rule ? rule->what : what, jf_get(o, name, key),
+                           rule && rule->secret);
     }
     memcpy(buf, s, strlen(s) + 1);
     return true;

@@ -38,10 +38,12 @@ struct jf_obj {
     char path[JF_KEY_MAX];
 };
 
-/* A rule for string values: WHAT is said in "expected WHAT". */
+/* A rule for string values: WHAT is said in "expected WHAT"; a SECRET
+ * value is shown by its type only. */
 struct jf_rule {
     const char *what;
     bool (*ok)(const char *);
+    bool secret;
 };
 
 /* Returns the error (malloc'd; the caller frees it) and clears R; NULL if R
