@@ -21,7 +21,6 @@
 
 #define CTL_MAX_CONNS     64
 #define CTL_MAX_COMMANDS  64
-#define CTL_MAX_OUTQ      (4 * 1024 * 1024)   /* a reader this far behind is dropped */
 
 /* ---- output queue shared by server connections and the client -------- */
 
@@ -103,12 +102,29 @@ struct ctl_command {
     void *aux;
 };
 
+/* A connection is never freed while the server is inside ctl_server_run()
+ * or ctl_server_event(): a handler may drop any connection, its own
+ * included (an event to a subscriber that stopped reading), and the code up
+ * the stack still holds it. conn_drop() marks it dead; conn_reap() frees the
+ * dead ones once the outermost call returns. */
 struct ctl_conn {
+    struct ctl_server *srv;
     int fd;
     bool subscribed;
     bool want_out;             /* EPOLLOUT registered */
+    bool dead;                 /* dropped; freed by conn_reap() */
     struct ctl_linebuf in;
     struct outq out;
+    struct ctl_pending *deferred;   /* requests answered later, linked by next/prev */
+    bool in_handler;           /* a handler runs for request handling_id */
+    bool handler_deferred;     /* ... and took it over with ctl_conn_defer() */
+    int64_t handling_id;
+};
+
+struct ctl_pending {
+    struct ctl_conn *conn;     /* NULL once the connection is gone */
+    struct ctl_pending *next, *prev;
+    int64_t id;
 };
 
 struct ctl_server {
@@ -118,7 +134,9 @@ struct ctl_server {
     struct ctl_conn *conns[CTL_MAX_CONNS];
     struct ctl_command cmds[CTL_MAX_COMMANDS];
     int n_cmds;
-    unsigned long n_dropped_conns;   /* slow subscribers, oversized lines */
+    int depth;                       /* nested run/event calls in progress */
+    bool need_reap;
+    unsigned long n_dropped_conns;   /* slow subscribers, write errors */
 };
 
 static json_t *builtin_list(void *aux, json_t *args, struct ctl_conn *c, char **err);
@@ -182,24 +200,51 @@ fail:
     return error;
 }
 
-static void conn_close(struct ctl_server *s, int slot)
+/* Stops all I/O on C at once; the memory goes at conn_reap(). */
+static void conn_drop(struct ctl_conn *c)
 {
-    struct ctl_conn *c = s->conns[slot];
-    epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->dead)
+        return;
+    c->dead = true;
+    epoll_ctl(c->srv->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    c->srv->need_reap = true;
+}
+
+static void conn_free(struct ctl_conn *c)
+{
+    for (struct ctl_pending *p = c->deferred; p; p = p->next)
+        p->conn = NULL;
     close(c->fd);
     ctl_linebuf_free(&c->in);
     free(c->out.buf);
     free(c);
-    s->conns[slot] = NULL;
+}
+
+/* Frees dead connections, unless a caller up the stack may still hold one. */
+static void conn_reap(struct ctl_server *s)
+{
+    if (s->depth || !s->need_reap)
+        return;
+    s->need_reap = false;
+    for (int i = 0; i < CTL_MAX_CONNS; i++) {
+        if (s->conns[i] && s->conns[i]->dead) {
+            conn_free(s->conns[i]);
+            s->conns[i] = NULL;
+        }
+    }
 }
 
 void ctl_server_close(struct ctl_server *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < CTL_MAX_CONNS; i++)
-        if (s->conns[i])
-            conn_close(s, i);
+    for (int i = 0; i < CTL_MAX_CONNS; i++) {
+        if (s->conns[i]) {
+            conn_drop(s->conns[i]);
+            conn_free(s->conns[i]);
+            s->conns[i] = NULL;
+        }
+    }
     close(s->listen_fd);
     close(s->epoll_fd);
     unlink(s->path);
@@ -238,40 +283,96 @@ int ctl_server_fd(const struct ctl_server *s)
 }
 
 /* Registers or drops interest in writability to match the output queue. */
-static void conn_update_events(struct ctl_server *s, struct ctl_conn *c)
+static void conn_update_events(struct ctl_conn *c)
 {
     bool want = !outq_empty(&c->out);
     if (want == c->want_out)
         return;
     struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c };
-    epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+    epoll_ctl(c->srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
     c->want_out = want;
 }
 
-/* Queues LINE (freed here) and tries to send it now. False if the
- * connection must be dropped. */
-static bool conn_send(struct ctl_server *s, struct ctl_conn *c, char *line)
+/* Queues LINE (freed here) and tries to send it now. A connection that
+ * cannot take it (write error, CTL_MAX_OUTQ behind) is dropped; a dead one
+ * discards it. */
+static void conn_send(struct ctl_conn *c, char *line)
 {
+    if (c->dead) {
+        free(line);
+        return;
+    }
     bool ok = line && outq_push(&c->out, line, strlen(line));
     free(line);
-    if (!ok || outq_flush(&c->out, c->fd))
-        return false;
-    conn_update_events(s, c);
-    return true;
+    if (!ok || outq_flush(&c->out, c->fd)) {
+        if (!ok)
+            log_warn("ctl", "dropping a control connection %d bytes behind", (int)c->out.len);
+        c->srv->n_dropped_conns++;
+        conn_drop(c);
+        return;
+    }
+    conn_update_events(c);
 }
 
-static void dispatch(struct ctl_server *s, struct ctl_conn *c, const char *line, size_t len,
-                     bool *drop)
+struct ctl_pending *ctl_conn_defer(struct ctl_conn *c)
+{
+    if (!c->in_handler || c->handler_deferred)
+        return NULL;
+    struct ctl_pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->conn = c;
+    p->id = c->handling_id;
+    p->next = c->deferred;
+    if (p->next)
+        p->next->prev = p;
+    c->deferred = p;
+    c->handler_deferred = true;
+    return p;
+}
+
+void ctl_pending_reply(struct ctl_pending *p, json_t *result, const char *error)
+{
+    if (!p)
+        return;
+    struct ctl_conn *c = p->conn;
+    if (c) {
+        if (p->prev)
+            p->prev->next = p->next;
+        else
+            c->deferred = p->next;
+        if (p->next)
+            p->next->prev = p->prev;
+        struct ctl_server *s = c->srv;
+        s->depth++;
+        conn_send(c, error ? ctl_encode_error(p->id, error) : ctl_encode_ok(p->id, result));
+        s->depth--;
+        conn_reap(s);
+    }
+    free(p);
+}
+
+int64_t ctl_pending_id(const struct ctl_pending *p)
+{
+    return p->id;
+}
+
+bool ctl_pending_alive(const struct ctl_pending *p)
+{
+    return p->conn && !p->conn->dead;
+}
+
+static void dispatch(struct ctl_server *s, struct ctl_conn *c, const char *line, size_t len)
 {
     struct ctl_msg msg;
     char *err = ctl_decode(line, len, &msg);
     if (err) {
-        *drop = !conn_send(s, c, ctl_encode_error(-1, err));
+        conn_send(c, ctl_encode_error(-1, err));
         free(err);
         return;
     }
     if (msg.kind != CTL_MSG_REQUEST) {
-        *drop = !conn_send(s, c, ctl_encode_error(msg.id, "expected a request (cmd)"));
+        conn_send(c, ctl_encode_error(msg.id, "expected a request (cmd)"));
         ctl_msg_clear(&msg);
         return;
     }
@@ -281,7 +382,7 @@ static void dispatch(struct ctl_server *s, struct ctl_conn *c, const char *line,
         if (!strcmp(s->cmds[i].name, msg.name))
             cmd = &s->cmds[i];
 
-    char *reply;
+    char *reply = NULL;
     if (!cmd) {
         char *e;
         if (asprintf(&e, "unknown command \"%s\" (try list-commands)", msg.name) < 0)
@@ -290,47 +391,62 @@ static void dispatch(struct ctl_server *s, struct ctl_conn *c, const char *line,
         free(e);
     } else {
         char *herr = NULL;
+        c->in_handler = true;
+        c->handler_deferred = false;
+        c->handling_id = msg.id;
         json_t *result = cmd->fn(cmd->aux, msg.body, c, &herr);
-        if (result) {
-            reply = ctl_encode_ok(msg.id, result);
-            json_decref(result);
-        } else {
-            reply = ctl_encode_error(msg.id, herr ? herr : "command failed");
-        }
+        c->in_handler = false;
+        if (!c->handler_deferred)          /* else ctl_pending_reply() answers */
+            reply = result ? ctl_encode_ok(msg.id, result)
+                           : ctl_encode_error(msg.id, herr ? herr : "command failed");
+        json_decref(result);
         free(herr);
     }
-    *drop = !conn_send(s, c, reply);
+    if (reply)
+        conn_send(c, reply);     /* discarded if the handler dropped C */
     ctl_msg_clear(&msg);
 }
 
-static void conn_readable(struct ctl_server *s, int slot)
+/* A line over CTL_MAX_LINE cannot be decoded: answer it by the id at its
+ * head when there is one. */
+static void dispatch_overlong(struct ctl_conn *c, const char *head, size_t len)
 {
-    struct ctl_conn *c = s->conns[slot];
+    int64_t id = -1;
+    ctl_peek_id(head, len, &id);
+    char msg[80];
+    snprintf(msg, sizeof msg, "request line over %d bytes", CTL_MAX_LINE);
+    log_warn("ctl", "control request %lld: %s", (long long)id, msg);
+    conn_send(c, ctl_encode_error(id, msg));
+}
+
+static void conn_readable(struct ctl_server *s, struct ctl_conn *c)
+{
     char buf[16384];
-    for (int rounds = 0; rounds < 16; rounds++) {
+    for (int rounds = 0; rounds < 16 && !c->dead; rounds++) {
         ssize_t n = recv(c->fd, buf, sizeof buf, 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-            conn_close(s, slot);
+            conn_drop(c);
             return;
         }
         if (n < 0)
             break;
-        if (!ctl_linebuf_append(&c->in, buf, n)) {
-            conn_send(s, c, ctl_encode_error(-1, "request line too long"));
-            s->n_dropped_conns++;
-            conn_close(s, slot);
-            return;
-        }
-        char *line;
-        size_t len;
-        bool drop = false;
-        while (!drop && (line = ctl_linebuf_next(&c->in, &len)))
-            if (len)
-                dispatch(s, c, line, len, &drop);
-        if (drop) {
-            s->n_dropped_conns++;
-            conn_close(s, slot);
-            return;
+        size_t off = 0;
+        while (!c->dead && off < (size_t)n) {
+            size_t used;
+            if (!ctl_linebuf_feed(&c->in, buf + off, n - off, &used)) {
+                log_error("ctl", "out of memory reading a control connection");
+                conn_drop(c);
+                return;
+            }
+            off += used;
+            char *line;
+            size_t len;
+            while (!c->dead && (line = ctl_linebuf_next(&c->in, &len))) {
+                if (ctl_linebuf_overlong(&c->in))
+                    dispatch_overlong(c, line, len);
+                else if (len)
+                    dispatch(s, c, line, len);
+            }
         }
     }
 }
@@ -351,6 +467,7 @@ static void server_accept(struct ctl_server *s)
             close(fd);
             continue;
         }
+        c->srv = s;
         c->fd = fd;
         ctl_linebuf_init(&c->in, CTL_MAX_LINE);
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
@@ -367,46 +484,46 @@ void ctl_server_run(struct ctl_server *s)
 {
     struct epoll_event evs[16];
     int n = epoll_wait(s->epoll_fd, evs, 16, 0);
+    s->depth++;
     for (int i = 0; i < n; i++) {
         struct ctl_conn *c = evs[i].data.ptr;
         if (!c) {
             server_accept(s);
             continue;
         }
-        int slot = -1;
-        for (int j = 0; j < CTL_MAX_CONNS; j++)
-            if (s->conns[j] == c)
-                slot = j;
-        if (slot < 0)
-            continue;            /* closed earlier in this batch */
+        if (c->dead)
+            continue;            /* dropped earlier in this batch */
         if (evs[i].events & EPOLLOUT) {
             if (outq_flush(&c->out, c->fd)) {
-                conn_close(s, slot);
+                conn_drop(c);
                 continue;
             }
-            conn_update_events(s, c);
+            conn_update_events(c);
         }
         if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-            conn_readable(s, slot);
+            conn_readable(s, c);
     }
+    s->depth--;
+    conn_reap(s);
 }
 
 void ctl_server_event(struct ctl_server *s, const char *event, json_t *data)
 {
     char *line = NULL;
+    s->depth++;
     for (int i = 0; i < CTL_MAX_CONNS; i++) {
         struct ctl_conn *c = s->conns[i];
-        if (!c || !c->subscribed)
+        if (!c || c->dead || !c->subscribed)
             continue;
         if (!line && !(line = ctl_encode_event(event, data)))
-            return;
-        if (!conn_send(s, c, strdup(line))) {
-            log_warn("ctl", "dropping a subscriber that does not read its events");
-            s->n_dropped_conns++;
-            conn_close(s, i);
-        }
+            break;
+        conn_send(c, strdup(line));
+        if (c->dead)
+            log_warn("ctl", "dropped a subscriber that does not read its events");
     }
     free(line);
+    s->depth--;
+    conn_reap(s);
 }
 
 static json_t *builtin_list(void *aux, json_t *args, struct ctl_conn *c, char **err)
@@ -456,12 +573,20 @@ static json_t *builtin_log_set(void *aux, json_t *args, struct ctl_conn *c, char
 
 /* ---- client ----------------------------------------------------------- */
 
-#define CTL_MAX_PENDING 256
-
-struct ctl_pending {
+struct ctl_waiter {
     int64_t id;
     ctl_reply_fn *fn;
     void *aux;
+    int64_t sent_ms;
+};
+
+/* A request refused locally, answered from the next ctl_client_run() so a
+ * caller never sees its callback run inside ctl_client_send(). */
+struct ctl_refusal {
+    int64_t id;
+    ctl_reply_fn *fn;
+    void *aux;
+    char *error;
 };
 
 struct ctl_client {
@@ -469,8 +594,13 @@ struct ctl_client {
     int64_t next_id;
     struct ctl_linebuf in;
     struct outq out;
-    struct ctl_pending pending[CTL_MAX_PENDING];
+    struct ctl_waiter pending[CTL_MAX_PENDING];   /* in the order sent */
     int n_pending;
+    struct ctl_refusal *refused;
+    size_t n_refused, cap_refused;
+    int error;                 /* the connection is dead: why */
+    bool closing;
+    int64_t last_rx_ms;
     ctl_event_fn *event_fn;
     void *event_aux;
 };
@@ -496,9 +626,55 @@ int ctl_client_connect(const char *path, struct ctl_client **out)
     }
     c->fd = fd;
     c->next_id = 1;
+    c->last_rx_ms = monotonic_ms();
     ctl_linebuf_init(&c->in, CTL_MAX_LINE);
     *out = c;
     return 0;
+}
+
+static void call_failed(ctl_reply_fn *fn, void *aux, int64_t id, const char *error)
+{
+    struct ctl_msg m = { .kind = CTL_MSG_RESPONSE, .id = id, .ok = false, .error = error };
+    if (fn)
+        fn(aux, &m);
+}
+
+/* Calls the replies of refused requests, including those refused from the
+ * callbacks themselves. */
+static void deliver_refused(struct ctl_client *c)
+{
+    while (c->n_refused) {
+        struct ctl_refusal r = c->refused[0];
+        memmove(&c->refused[0], &c->refused[1], (c->n_refused - 1) * sizeof r);
+        c->n_refused--;
+        call_failed(r.fn, r.aux, r.id, r.error ? r.error : "request refused");
+        free(r.error);
+    }
+}
+
+/* Answers every outstanding request with ERROR, oldest first. */
+static void fail_pending(struct ctl_client *c, const char *error)
+{
+    while (c->n_pending) {
+        struct ctl_waiter w = c->pending[0];
+        memmove(&c->pending[0], &c->pending[1], (c->n_pending - 1) * sizeof w);
+        c->n_pending--;
+        call_failed(w.fn, w.aux, w.id, error);
+    }
+}
+
+/* The connection is dead: every reply owed is called once. */
+static int client_die(struct ctl_client *c, int error)
+{
+    if (!c->error) {
+        c->error = error;
+        char why[96];
+        snprintf(why, sizeof why, "connection %s",
+                 error == EPIPE ? "closed" : strerror(error));
+        fail_pending(c, why);
+    }
+    deliver_refused(c);
+    return c->error;
 }
 
 void ctl_client_close(struct ctl_client *c)
@@ -506,16 +682,15 @@ void ctl_client_close(struct ctl_client *c)
     if (!c)
         return;
     /* every request gets an answer, so callers can free what they attached */
-    struct ctl_msg closed = { .kind = CTL_MSG_RESPONSE, .ok = false,
-                              .error = "connection closed" };
-    for (int i = 0; i < c->n_pending; i++) {
-        closed.id = c->pending[i].id;
-        if (c->pending[i].fn)
-            c->pending[i].fn(c->pending[i].aux, &closed);
+    c->closing = true;
+    while (c->n_pending || c->n_refused) {
+        fail_pending(c, "connection closed");
+        deliver_refused(c);
     }
     close(c->fd);
     ctl_linebuf_free(&c->in);
     free(c->out.buf);
+    free(c->refused);
     free(c);
 }
 
@@ -530,27 +705,102 @@ void ctl_client_set_event_cb(struct ctl_client *c, ctl_event_fn *fn, void *aux)
     c->event_aux = aux;
 }
 
+/* Refuses request ID: its reply comes from the next run (or close). */
+static int client_refuse(struct ctl_client *c, int64_t id, ctl_reply_fn *reply, void *aux,
+                         int error, const char *cmd, const char *why)
+{
+    if (!reply)
+        return error;
+    if (c->n_refused == c->cap_refused) {
+        size_t cap = c->cap_refused ? c->cap_refused * 2 : 8;
+        struct ctl_refusal *r = realloc(c->refused, cap * sizeof *r);
+        if (!r) {
+            /* nowhere to keep it: answer now rather than never */
+            call_failed(reply, aux, id, "request refused: out of memory");
+            return error;
+        }
+        c->refused = r;
+        c->cap_refused = cap;
+    }
+    char *text;
+    if (asprintf(&text, "%s refused: %s", cmd, why) < 0)
+        text = NULL;
+    c->refused[c->n_refused++] = (struct ctl_refusal){ id, reply, aux, text };
+    return error;
+}
+
 int ctl_client_send(struct ctl_client *c, const char *cmd, json_t *args,
                     ctl_reply_fn *reply, void *aux)
 {
-    if (c->n_pending == CTL_MAX_PENDING)
-        return ENOBUFS;
     int64_t id = c->next_id++;
+    char why[96];
+    if (c->closing || c->error)
+        return client_refuse(c, id, reply, aux, c->error ? c->error : EPIPE, cmd,
+                             "connection closed");
+    if (c->n_pending == CTL_MAX_PENDING) {
+        snprintf(why, sizeof why, "%d requests outstanding", CTL_MAX_PENDING);
+        return client_refuse(c, id, reply, aux, ENOBUFS, cmd, why);
+    }
     char *line = ctl_encode_request(id, cmd, args);
     if (!line)
-        return ENOMEM;
-    bool ok = outq_push(&c->out, line, strlen(line));
+        return client_refuse(c, id, reply, aux, ENOMEM, cmd, "out of memory");
+    size_t len = strlen(line);
+    if (len - 1 > CTL_MAX_LINE) {
+        free(line);
+        snprintf(why, sizeof why, "request line over %d bytes", CTL_MAX_LINE);
+        return client_refuse(c, id, reply, aux, EMSGSIZE, cmd, why);
+    }
+    bool ok = outq_push(&c->out, line, len);
     free(line);
-    if (!ok)
-        return ENOBUFS;
-    c->pending[c->n_pending++] = (struct ctl_pending){ id, reply, aux };
+    if (!ok) {
+        snprintf(why, sizeof why, "%d bytes queued to a server that is not reading",
+                 (int)(c->out.len - c->out.off));
+        return client_refuse(c, id, reply, aux, ENOBUFS, cmd, why);
+    }
+    c->pending[c->n_pending++] = (struct ctl_waiter){ id, reply, aux, monotonic_ms() };
     int error = outq_flush(&c->out, c->fd);
+    if (error) {
+        /* answered, like any other outstanding request, by the next run */
+        c->error = error;
+    }
     return error;
 }
 
 bool ctl_client_want_write(const struct ctl_client *c)
 {
     return !outq_empty(&c->out);
+}
+
+bool ctl_client_want_run(const struct ctl_client *c)
+{
+    return c->n_refused || (c->error && c->n_pending);
+}
+
+int64_t ctl_client_silent_since_ms(const struct ctl_client *c)
+{
+    if (!c->n_pending)
+        return -1;
+    return c->pending[0].sent_ms > c->last_rx_ms ? c->pending[0].sent_ms : c->last_rx_ms;
+}
+
+int ctl_client_pending(const struct ctl_client *c)
+{
+    return c->n_pending;
+}
+
+/* Takes request ID out of the outstanding list; false if it is not there. */
+static bool take_waiter(struct ctl_client *c, int64_t id, struct ctl_waiter *w)
+{
+    for (int i = 0; i < c->n_pending; i++) {
+        if (c->pending[i].id != id)
+            continue;
+        *w = c->pending[i];
+        memmove(&c->pending[i], &c->pending[i + 1],
+                (c->n_pending - i - 1) * sizeof c->pending[0]);
+        c->n_pending--;
+        return true;
+    }
+    return false;
 }
 
 static void client_dispatch(struct ctl_client *c, const char *line, size_t len)
@@ -562,45 +812,70 @@ static void client_dispatch(struct ctl_client *c, const char *line, size_t len)
         free(err);
         return;
     }
+    struct ctl_waiter w;
     if (msg.kind == CTL_MSG_EVENT) {
         if (c->event_fn)
             c->event_fn(c->event_aux, &msg);
-    } else if (msg.kind == CTL_MSG_RESPONSE) {
-        for (int i = 0; i < c->n_pending; i++) {
-            if (c->pending[i].id != msg.id)
-                continue;
-            struct ctl_pending p = c->pending[i];
-            memmove(&c->pending[i], &c->pending[i + 1],
-                    (c->n_pending - i - 1) * sizeof c->pending[0]);
-            c->n_pending--;
-            if (p.fn)
-                p.fn(p.aux, &msg);
-            break;
-        }
+    } else if (msg.kind == CTL_MSG_RESPONSE && take_waiter(c, msg.id, &w)) {
+        if (w.fn)
+            w.fn(w.aux, &msg);
     }
     ctl_msg_clear(&msg);
 }
 
+/* A response too long to decode fails its request, found by the id at its
+ * head; anything else that long (an event) is dropped. */
+static void client_dispatch_overlong(struct ctl_client *c, const char *head, size_t len)
+{
+    int64_t id;
+    struct ctl_waiter w;
+    char why[80];
+    snprintf(why, sizeof why, "response line over %d bytes", CTL_MAX_LINE);
+    if (ctl_peek_id(head, len, &id) && take_waiter(c, id, &w)) {
+        log_warn("ctl", "control request %lld: %s", (long long)id, why);
+        call_failed(w.fn, w.aux, w.id, why);
+    } else {
+        log_warn("ctl", "dropping a control message: line over %d bytes", CTL_MAX_LINE);
+    }
+}
+
 int ctl_client_run(struct ctl_client *c)
 {
+    if (c->error)
+        return client_die(c, c->error);
+    deliver_refused(c);
     int error = outq_flush(&c->out, c->fd);
     if (error)
-        return error;
+        return client_die(c, error);
     char buf[16384];
     for (;;) {
         ssize_t n = recv(c->fd, buf, sizeof buf, 0);
         if (n == 0)
-            return EPIPE;
-        if (n < 0)
-            return errno == EAGAIN ? 0 : errno == EINTR ? 0 : errno;
-        if (!ctl_linebuf_append(&c->in, buf, n))
-            return EMSGSIZE;
-        char *line;
-        size_t len;
-        while ((line = ctl_linebuf_next(&c->in, &len)))
-            if (len)
-                client_dispatch(c, line, len);
+            return client_die(c, EPIPE);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            return client_die(c, errno);
+        }
+        c->last_rx_ms = monotonic_ms();
+        size_t off = 0;
+        while (off < (size_t)n) {
+            size_t used;
+            if (!ctl_linebuf_feed(&c->in, buf + off, n - off, &used))
+                return client_die(c, ENOMEM);
+            off += used;
+            char *line;
+            size_t len;
+            while ((line = ctl_linebuf_next(&c->in, &len))) {
+                if (ctl_linebuf_overlong(&c->in))
+                    client_dispatch_overlong(c, line, len);
+                else if (len)
+                    client_dispatch(c, line, len);
+            }
+        }
     }
+    deliver_refused(c);          /* refused from callbacks just now */
+    return 0;
 }
 
 struct call_state {

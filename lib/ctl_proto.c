@@ -137,36 +137,57 @@ void ctl_linebuf_init(struct ctl_linebuf *lb, size_t max)
 {
     memset(lb, 0, sizeof *lb);
     lb->max = max;
+    lb->cut_at = SIZE_MAX;
 }
 
 void ctl_linebuf_free(struct ctl_linebuf *lb)
 {
     free(lb->buf);
     memset(lb, 0, sizeof *lb);
+    lb->cut_at = SIZE_MAX;
 }
 
 /* Consumed lines stay at the front of the buffer until the next append moves
  * the unconsumed tail down, so a line returned by ctl_linebuf_next() stays
  * valid until then. */
-bool ctl_linebuf_append(struct ctl_linebuf *lb, const void *data, size_t n)
+static void lb_compact(struct ctl_linebuf *lb)
 {
-    if (lb->start) {
-        memmove(lb->buf, lb->buf + lb->start, lb->len - lb->start);
-        lb->len -= lb->start;
-        lb->start = 0;
-    }
-    if (lb->len + n + 1 > lb->cap) {
-        size_t cap = lb->cap ? lb->cap : 4096;
-        while (cap < lb->len + n + 1)
-            cap *= 2;
-        char *p = realloc(lb->buf, cap);
-        if (!p)
-            return false;
-        lb->buf = p;
-        lb->cap = cap;
-    }
+    if (!lb->start)
+        return;
+    memmove(lb->buf, lb->buf + lb->start, lb->len - lb->start);
+    lb->len -= lb->start;
+    if (lb->cut_at != SIZE_MAX)
+        lb->cut_at -= lb->start;
+    lb->start = 0;
+}
+
+static bool lb_reserve(struct ctl_linebuf *lb, size_t n)
+{
+    if (lb->len + n + 1 <= lb->cap)
+        return true;
+    size_t cap = lb->cap ? lb->cap : 4096;
+    while (cap < lb->len + n + 1)
+        cap *= 2;
+    char *p = realloc(lb->buf, cap);
+    if (!p)
+        return false;
+    lb->buf = p;
+    lb->cap = cap;
+    return true;
+}
+
+static void lb_put(struct ctl_linebuf *lb, const char *data, size_t n)
+{
     memcpy(lb->buf + lb->len, data, n);
     lb->len += n;
+}
+
+bool ctl_linebuf_append(struct ctl_linebuf *lb, const void *data, size_t n)
+{
+    lb_compact(lb);
+    if (!lb_reserve(lb, n))
+        return false;
+    lb_put(lb, data, n);
 
     /* every complete line must fit, and so must the unfinished tail */
     size_t pos = 0;
@@ -181,14 +202,115 @@ bool ctl_linebuf_append(struct ctl_linebuf *lb, const void *data, size_t n)
     }
 }
 
+/* Where the unfinished last line starts. */
+static size_t lb_tail(const struct ctl_linebuf *lb)
+{
+    const char *nl = lb->len > lb->start
+                   ? memrchr(lb->buf + lb->start, '\n', lb->len - lb->start) : NULL;
+    return nl ? (size_t)(nl - lb->buf) + 1 : lb->start;
+}
+
+bool ctl_linebuf_feed(struct ctl_linebuf *lb, const void *data, size_t n, size_t *used)
+{
+    const char *p = data;
+    size_t head = lb->max < CTL_LINE_HEAD ? lb->max : CTL_LINE_HEAD;
+    *used = 0;
+    if (lb->cut_at != SIZE_MAX)
+        return true;             /* the cut line must be taken out first */
+    lb_compact(lb);
+    while (*used < n) {
+        const char *at = p + *used;
+        size_t left = n - *used;
+        const char *nl = memchr(at, '\n', left);
+        size_t body = nl ? (size_t)(nl - at) : left;     /* without the newline */
+        size_t tail = lb_tail(lb);
+        if (lb->discarding) {
+            if (!nl) {
+                *used = n;
+                return true;
+            }
+            if (!lb_reserve(lb, 1))
+                return false;
+            lb_put(lb, "\n", 1);
+            lb->cut_at = tail;
+            lb->discarding = false;
+            *used += body + 1;
+            return true;
+        }
+        if (lb->len - tail + body > lb->max) {
+            /* too long: keep its head only, drop the rest up to its newline */
+            size_t kept = lb->len - tail < head ? lb->len - tail : head;
+            lb->len = tail + kept;
+            size_t more = head - kept < body ? head - kept : body;
+            if (!lb_reserve(lb, more))
+                return false;
+            lb_put(lb, at, more);
+            lb->discarding = true;
+            continue;            /* the discarding branch takes this segment */
+        }
+        size_t take = nl ? body + 1 : body;
+        if (!lb_reserve(lb, take))
+            return false;
+        lb_put(lb, at, take);
+        *used += take;
+    }
+    return true;
+}
+
 char *ctl_linebuf_next(struct ctl_linebuf *lb, size_t *len)
 {
+    lb->last_overlong = false;
     char *line = lb->buf + lb->start;
     char *nl = lb->len > lb->start ? memchr(line, '\n', lb->len - lb->start) : NULL;
     if (!nl)
         return NULL;
+    if (lb->cut_at == lb->start) {
+        lb->last_overlong = true;
+        lb->cut_at = SIZE_MAX;
+    }
     *nl = '\0';
     *len = nl - line;
     lb->start = nl - lb->buf + 1;
     return line;
+}
+
+bool ctl_linebuf_overlong(const struct ctl_linebuf *lb)
+{
+    return lb->last_overlong;
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return p;
+}
+
+bool ctl_peek_id(const char *head, size_t len, int64_t *id)
+{
+    const char *p = head, *end = head + len;
+    p = skip_space(p, end);
+    if (p == end || *p++ != '{')
+        return false;
+    p = skip_space(p, end);
+    if ((size_t)(end - p) < 4 || memcmp(p, "\"id\"", 4))
+        return false;
+    p = skip_space(p + 4, end);
+    if (p == end || *p++ != ':')
+        return false;
+    p = skip_space(p, end);
+    bool neg = p < end && *p == '-';
+    if (neg)
+        p++;
+    int64_t v = 0;
+    int digits = 0;
+    while (p < end && *p >= '0' && *p <= '9' && digits < 18) {
+        v = v * 10 + (*p++ - '0');
+        digits++;
+    }
+    if (!digits || p == end || !(*p == ',' || *p == '}' || *p == ' ' || *p == '\t'
+                                 || *p == '\r' || *p == '\n'))
+        return false;
+    *id = neg ? -v : v;
+    return true;
 }

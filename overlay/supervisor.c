@@ -17,6 +17,10 @@
 #define STABLE_MS         60000     /* up this long resets the backoff */
 #define CONNECT_RETRY_MS  100
 #define START_TIMEOUT_MS  20000     /* socket not answering by then: restart */
+/* A request outstanding this long with not one byte from the helper meanwhile
+ * means the helper stopped answering (its loop is stuck): restart it. Events
+ * and other replies count as signs of life, so a slow request alone does not. */
+#define ANSWER_TIMEOUT_MS HELPER_ANSWER_TIMEOUT_MS
 
 static const char *const helper_state_names[] = {
 #define X(name, text) text,
@@ -52,6 +56,47 @@ void helper_init(struct helper *h, const char *name, const char *exe, const char
     h->aux = aux;
 }
 
+/* Requests refused while the helper was not connected, answered from
+ * helper_run() so callers never see their callback inside helper_send(). */
+struct helper_refusal {
+    ctl_reply_fn *fn;
+    void *aux;
+};
+
+static void deliver_refused(struct helper *h)
+{
+    while (h->n_refused) {
+        struct helper_refusal r = h->refused[0];
+        memmove(&h->refused[0], &h->refused[1], (h->n_refused - 1) * sizeof r);
+        h->n_refused--;
+        struct ctl_msg m = { .kind = CTL_MSG_RESPONSE, .id = -1, .ok = false,
+                             .error = "helper not running" };
+        r.fn(r.aux, &m);
+    }
+}
+
+int helper_send(struct helper *h, const char *cmd, json_t *args, ctl_reply_fn *reply, void *aux)
+{
+    if (h->state == HELPER_READY && h->ctl)
+        return ctl_client_send(h->ctl, cmd, args, reply, aux);
+    if (!reply)
+        return ENOTCONN;
+    if (h->n_refused == h->cap_refused) {
+        size_t cap = h->cap_refused ? h->cap_refused * 2 : 8;
+        struct helper_refusal *r = realloc(h->refused, cap * sizeof *r);
+        if (!r) {
+            struct ctl_msg m = { .kind = CTL_MSG_RESPONSE, .id = -1, .ok = false,
+                                 .error = "helper not running" };
+            reply(aux, &m);      /* nowhere to keep it: answer now rather than never */
+            return ENOTCONN;
+        }
+        h->refused = r;
+        h->cap_refused = cap;
+    }
+    h->refused[h->n_refused++] = (struct helper_refusal){ reply, aux };
+    return ENOTCONN;
+}
+
 static void helper_disconnect(struct helper *h)
 {
     if (!h->ctl)
@@ -65,6 +110,8 @@ static void helper_disconnect(struct helper *h)
 void helper_destroy(struct helper *h)
 {
     helper_disconnect(h);
+    deliver_refused(h);
+    free(h->refused);
     if (h->pid > 0) {
         kill(h->pid, SIGTERM);
         for (int i = 0; i < 50; i++) {
@@ -128,8 +175,46 @@ static void try_connect(struct helper *h, int64_t now)
         h->ready_fn(h->aux, h, true);
 }
 
+/* Kills a helper that stopped answering; reaped as a crash, which schedules
+ * the restart. */
+static void helper_not_answering(struct helper *h, int64_t silent_ms, int64_t now)
+{
+    log_warn("supervisor", "%s: not answering: a request outstanding and nothing received "
+             "for %lld ms; restarting", h->name, (long long)silent_ms);
+    h->unanswered++;
+    helper_disconnect(h);
+    if (h->pid > 0)
+        kill(h->pid, SIGKILL);
+}
+
+static void run_conn(struct helper *h, int64_t now)
+{
+    if (ctl_client_want_run(h->ctl)) {
+        int error = ctl_client_run(h->ctl);
+        if (error) {
+            helper_conn_lost(h, error == EPIPE ? "closed" : strerror(error), now);
+            return;
+        }
+    }
+    int64_t since = h->ctl ? ctl_client_silent_since_ms(h->ctl) : -1;
+    if (since >= 0 && now - since >= ANSWER_TIMEOUT_MS)
+        helper_not_answering(h, now - since, now);
+}
+
+void helper_io(struct helper *h, int64_t now)
+{
+    if (!h->ctl)
+        return;
+    int error = ctl_client_run(h->ctl);
+    if (error)
+        helper_conn_lost(h, error == EPIPE ? "closed" : strerror(error), now);
+}
+
 void helper_run(struct helper *h, int64_t now)
 {
+    deliver_refused(h);
+    if (h->state == HELPER_READY && h->ctl)
+        run_conn(h, now);
     if (!h->next_action_ms || now < h->next_action_ms)
         return;
     if (h->state == HELPER_STOPPED) {
@@ -146,7 +231,13 @@ void helper_run(struct helper *h, int64_t now)
 
 int64_t helper_next_deadline(const struct helper *h)
 {
-    return h->next_action_ms ? h->next_action_ms : -1;
+    if (h->n_refused || (h->ctl && ctl_client_want_run(h->ctl)))
+        return monotonic_ms();
+    int64_t d = h->next_action_ms ? h->next_action_ms : -1;
+    int64_t since = h->ctl ? ctl_client_silent_since_ms(h->ctl) : -1;
+    if (since >= 0 && (d < 0 || since + ANSWER_TIMEOUT_MS < d))
+        d = since + ANSWER_TIMEOUT_MS;
+    return d;
 }
 
 bool helper_reap(struct helper *h, pid_t pid, int status, int64_t now)
