@@ -279,14 +279,14 @@ static bool config_section(struct config_ctx *c, const struct jf_obj *parent,
            && jf_known_keys(&c->r, sub, allowed);
 }
 
-static const struct jf_rule config_rule_abs_path = { "absolute path", config_is_abs_path };
-static const struct jf_rule config_rule_nonempty = { "non-empty string", config_is_nonempty };
-static const struct jf_rule config_rule_nodeid = { "32 lowercase hex digits", ctl_nodeid_valid };
-static const struct jf_rule config_rule_level = { "one of error|warn|info|debug", config_is_level };
-static const struct jf_rule config_rule_host = { "host name or IP address", config_is_host };
-static const struct jf_rule config_rule_jid = { "JID local@domain[/resource]", config_is_jid };
+static const struct jf_rule config_rule_abs_path = { "absolute path", config_is_abs_path, false };
+static const struct jf_rule config_rule_nonempty = { "non-empty string", config_is_nonempty, false };
+static const struct jf_rule config_rule_nodeid = { "32 lowercase hex digits", ctl_nodeid_valid, false };
+static const struct jf_rule config_rule_level = { "one of error|warn|info|debug", config_is_level, false };
+static const struct jf_rule config_rule_host = { "host name or IP address", config_is_host, false };
+static const struct jf_rule config_rule_jid = { "JID local@domain[/resource]", config_is_jid, false };
 static const struct jf_rule config_rule_ifname =
-    { "interface name of 1..15 characters without '/', ':' or spaces", ctl_ifname_valid };
+    { "interface name of 1..15 characters without '/', ':' or spaces", ctl_ifname_valid, false };
 
 static bool config_dup(struct config_ctx *c, const char *s, char **out)
 {
@@ -526,7 +526,7 @@ static bool config_ovs(struct config_ctx *c, const struct jf_obj *top,
 {
     static const char *const keys[] = { "rundir", "db", NULL };
     static const struct jf_rule db_rule = { "\"unix:PATH\" or \"tcp:HOST:PORT\"",
-                                                config_is_ovs_db };
+                                                config_is_ovs_db, false };
     struct jf_obj s;
 
     if (!config_section(c, top, "ovs", false, &s, keys)
