@@ -10,28 +10,15 @@
 
 #include "cert.h"
 #include "evio/ctl.h"
+#include "evio/ctlmsg.h"
 #include "evio/log.h"
 #include "servers.h"
 
 #define CONTROL_MOD "tincan"
-#define CONTROL_MAX_LINKS 4096
 
-/* ---- argument checking ----------------------------------------------- */
+_Static_assert(CERT_FP_STRLEN == CTL_FPR_LEN + 1, "a fingerprint's text is the contract's");
 
-static const char *control_kind(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
-    }
-    return "?";
-}
+/* ---- argument checking (the contract's decoders, evio/ctlmsg.h) ------- */
 
 /* Sets *ERR to a malloc'd message, counts the rejection, returns NULL so a
  * handler can "return control_fail(...)". */
@@ -47,50 +34,14 @@ static json_t *control_fail(struct control *c, char **err, const char *fmt, ...)
     return NULL;
 }
 
-/* Checks ARGS is an object (or absent). Unknown keys are ignored (logged at
- * debug level) so a newer node agent can add optional ones; KNOWN is
- * NULL-terminated. Returns false, with *ERR set and the request counted as
- * rejected, when ARGS is not an object. */
-static bool control_check_keys(struct control *c, json_t *args, const char *const *known,
-                               char **err)
+/* Takes a decoder's error: NULL (fine), or counted and handed to *ERR. */
+static bool control_refused(struct control *c, char *derr, char **err)
 {
-    if (args && !json_is_object(args)) {
-        if (asprintf(err, "args: expected object, got %s", control_kind(args)) < 0)
-            *err = NULL;
-        c->rejected++;
+    if (!derr)
         return false;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(args, key, v) {
-        bool ok = false;
-        for (const char *const *k = known; *k && !ok; k++)
-            ok = !strcmp(*k, key);
-        if (!ok)
-            log_debug(CONTROL_MOD, "ignoring unknown argument \"%.64s\"", key);
-    }
+    *err = derr;
+    c->rejected++;
     return true;
-}
-
-/* Fetches string KEY; NULL when absent. *BAD is set when present but not a
- * string. */
-static const char *control_str(json_t *args, const char *key, bool *bad)
-{
-    json_t *v = args ? json_object_get(args, key) : NULL;
-    if (!v)
-        return NULL;
-    if (!json_is_string(v)) {
-        *bad = true;
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
-static json_t *control_arg_type(struct control *c, char **err, json_t *args, const char *key,
-                                const char *want)
-{
-    return control_fail(c, err, "%s: expected %s, got %s", key, want,
-                        control_kind(json_object_get(args, key)));
 }
 
 static struct link *control_find(struct control *c, const char *id, int *index)
@@ -104,20 +55,22 @@ static struct link *control_find(struct control *c, const char *id, int *index)
     return NULL;
 }
 
-/* The link named by args.link_id, or NULL with *ERR set. */
-static struct link *control_link_arg(struct control *c, json_t *args, char **err)
+/* The link named by link_id, or NULL with *ERR set. */
+static struct link *control_link_named(struct control *c, const char *id, char **err)
 {
-    bool bad = false;
-    const char *id = control_str(args, "link_id", &bad);
-    if (bad || !id) {
-        control_fail(c, err, "link_id: expected string, got %s",
-                     bad ? control_kind(json_object_get(args, "link_id")) : "nothing");
-        return NULL;
-    }
     struct link *l = control_find(c, id, NULL);
     if (!l)
         control_fail(c, err, "link_id: no link \"%.64s\"", id);
     return l;
+}
+
+/* The link named by args {"link_id"}, or NULL with *ERR set. */
+static struct link *control_link_arg(struct control *c, json_t *args, char **err)
+{
+    struct ctl_link_ref ref;
+    if (control_refused(c, ctl_link_ref_decode(args, true, &ref), err))
+        return NULL;
+    return control_link_named(c, ref.link_id, err);
 }
 
 /* ---- commands -------------------------------------------------------- */
@@ -125,55 +78,23 @@ static struct link *control_link_arg(struct control *c, json_t *args, char **err
 static json_t *control_node_info(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
     struct control *c = aux;
-    static const char *const known[] = { NULL };
-    if (!control_check_keys(c, args, known, err))
-        return NULL;
-    return json_pack("{s:s, s:i, s:s, s:I}", "fingerprint", c->cert->fp_str,
-                     "links", c->n_links, "version", EVIO_VERSION,
-                     "rejected_requests", (json_int_t)c->rejected);
+    struct ctl_node_info m = { .links = c->n_links, .rejected_requests = (long long)c->rejected };
+    snprintf(m.fingerprint, sizeof m.fingerprint, "%s", c->cert->fp_str);
+    snprintf(m.version, sizeof m.version, "%s", EVIO_VERSION);
+    return ctl_node_info_encode(&m);
 }
 
 static json_t *control_link_create(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
     struct control *c = aux;
-    static const char *const known[] = { "link_id", "tap", "mtu", "controlling",
-                                         "peer_fingerprint", NULL };
-    if (!control_check_keys(c, args, known, err))
+    struct ctl_link_create m;
+    if (control_refused(c, ctl_link_create_decode(args, &m), err))
         return NULL;
-    bool bad = false;
-    struct link_params p = { .mtu = LINK_MTU_DEFAULT };
-
-    p.id = control_str(args, "link_id", &bad);
-    if (bad || !p.id || !link_id_valid(p.id))
-        return bad || !p.id ? control_arg_type(c, err, args, "link_id", "string")
-                            : control_fail(c, err, "link_id: expected 1..64 of [A-Za-z0-9._-],"
-                                           " got \"%.80s\"", p.id);
-    p.tap = control_str(args, "tap", &bad);
-    if (bad || !p.tap)
-        return control_arg_type(c, err, args, "tap", "string");
-    if (strlen(p.tap) == 0 || strlen(p.tap) > 15)
-        return control_fail(c, err, "tap: expected an interface name of 1..15 chars, "
-                            "got \"%.32s\"", p.tap);
-    json_t *v = json_object_get(args, "mtu");
-    if (v) {
-        if (!json_is_integer(v))
-            return control_arg_type(c, err, args, "mtu", "integer");
-        json_int_t mtu = json_integer_value(v);
-        if (mtu < LINK_MTU_MIN || mtu > LINK_MTU_MAX)
-            return control_fail(c, err, "mtu: expected integer %d..%d, got %lld", LINK_MTU_MIN,
-                                LINK_MTU_MAX, (long long)mtu);
-        p.mtu = (int)mtu;
-    }
-    v = json_object_get(args, "controlling");
-    if (v && !json_is_boolean(v))
-        return control_arg_type(c, err, args, "controlling", "boolean");
-    p.controlling = v && json_is_true(v);
-    const char *fp = control_str(args, "peer_fingerprint", &bad);
-    if (bad || !fp)
-        return control_arg_type(c, err, args, "peer_fingerprint", "string");
-    if (!cert_fp_parse(fp, p.peer_fp))
+    struct link_params p = { .id = m.link_id, .tap = m.tap, .mtu = m.mtu,
+                             .controlling = m.controlling };
+    if (!cert_fp_parse(m.peer_fingerprint, p.peer_fp))
         return control_fail(c, err, "peer_fingerprint: expected 32 hex bytes separated by ':'"
-                            ", got \"%.100s\"", fp);
+                            ", got \"%.100s\"", m.peer_fingerprint);
 
     if (control_find(c, p.id, NULL))
         return control_fail(c, err, "link_id: link \"%s\" exists", p.id);
@@ -181,7 +102,7 @@ static json_t *control_link_create(void *aux, json_t *args, struct ctl_conn *con
         if (!strcmp(link_tap(c->links[i]), p.tap))
             return control_fail(c, err, "tap: %s is used by link \"%s\"", p.tap,
                                 link_id(c->links[i]));
-    if (c->n_links >= CONTROL_MAX_LINKS)
+    if (c->n_links >= CTL_LINKS_MAX)
         return control_fail(c, err, "link_id: too many links (%d)", c->n_links);
     if (c->n_links == c->cap_links) {
         int cap = c->cap_links ? c->cap_links * 2 : 16;
@@ -213,85 +134,64 @@ static json_t *control_link_create(void *aux, json_t *args, struct ctl_conn *con
 static json_t *control_link_remote(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
     struct control *c = aux;
-    static const char *const known[] = { "link_id", "ufrag", "pwd", "candidates",
-                                         "gathering_done", NULL };
-    if (!control_check_keys(c, args, known, err))
-        return NULL;
-    struct link *l = control_link_arg(c, args, err);
-    if (!l)
-        return NULL;
-    bool bad = false;
-    const char *ufrag = control_str(args, "ufrag", &bad);
-    if (bad)
-        return control_arg_type(c, err, args, "ufrag", "string");
-    const char *pwd = control_str(args, "pwd", &bad);
-    if (bad)
-        return control_arg_type(c, err, args, "pwd", "string");
-    if (!ufrag != !pwd)
-        return control_fail(c, err, "%s: expected together with %s", ufrag ? "ufrag" : "pwd",
-                            ufrag ? "pwd" : "ufrag");
-    json_t *cands = json_object_get(args, "candidates");
-    if (cands && !json_is_array(cands))
-        return control_arg_type(c, err, args, "candidates", "array of strings");
-    json_t *done = json_object_get(args, "gathering_done");
-    if (done && !json_is_boolean(done))
-        return control_arg_type(c, err, args, "gathering_done", "boolean");
-
+    /* 33 KiB of candidates: off the stack of a GLib callback */
+    struct ctl_link_remote *m = malloc(sizeof *m);
+    if (!m)
+        return control_fail(c, err, "out of memory");
+    json_t *result = NULL;
+    struct link *l = NULL;
     char *lerr = NULL;
-    if (ufrag && !link_remote_credentials(l, ufrag, pwd, &lerr)) {
-        json_t *r = control_fail(c, err, "%s", lerr ? lerr : "bad credentials");
-        free(lerr);
-        return r;
+    if (control_refused(c, ctl_link_remote_decode(args, m), err)
+        || !(l = control_link_named(c, m->link_id, err)))
+        goto out;
+    if (m->has_creds && !link_remote_credentials(l, m->ufrag, m->pwd, &lerr)) {
+        control_fail(c, err, "%s", lerr ? lerr : "bad credentials");
+        goto out;
     }
     /* The good candidates are applied even if one is bad: the first bad one
-     * is reported, and every bad one counted in the link's stats. */
-    size_t i;
-    json_t *v;
+     * (by its index in the request) is reported, and every bad one counted
+     * in the link's stats. */
+    int n_bad = m->n_skipped, first_index = m->first_skipped;
     char *first = NULL;
-    size_t n_bad = 0;
-    json_array_foreach(cands, i, v) {
-        if (!json_is_string(v)) {
-            n_bad++;
-            if (!first && asprintf(&first, "candidates[%zu]: expected string, got %s", i,
-                                   control_kind(v)) < 0)
-                first = NULL;
+    for (int i = 0; i < m->n_cands; i++) {
+        if (link_remote_candidate(l, m->cands[i], &lerr))
             continue;
-        }
-        if (!link_remote_candidate(l, json_string_value(v), &lerr)) {
-            n_bad++;
-            if (!first && asprintf(&first, "candidates[%zu]: %s", i, lerr ? lerr : "bad") < 0)
+        n_bad++;
+        if (first_index < 0 || m->cand_index[i] < first_index) {
+            free(first);
+            if (asprintf(&first, "candidates[%d]: %s", m->cand_index[i], lerr ? lerr : "bad") < 0)
                 first = NULL;
+            first_index = m->cand_index[i];
         }
         free(lerr);
         lerr = NULL;
     }
     if (n_bad) {
-        json_t *r = control_fail(c, err, "%s (%zu of %zu candidates rejected)",
-                                 first ? first : "bad candidate", n_bad, json_array_size(cands));
+        control_fail(c, err, "%s (%d of %d candidates rejected)",
+                     first ? first : m->n_skipped ? m->skipped : "bad candidate", n_bad,
+                     m->n_elements);
         free(first);
-        return r;
+        goto out;
     }
-    if (done && json_is_true(done))
+    if (m->gathering_done)
         link_remote_gathering_done(l);
-    return json_object();
+    result = json_object();
+out:
+    free(lerr);
+    explicit_bzero(m->pwd, sizeof m->pwd);
+    free(m);
+    return result;
 }
 
 static json_t *control_link_local(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
-    struct control *c = aux;
-    static const char *const known[] = { "link_id", NULL };
-    if (!control_check_keys(c, args, known, err))
-        return NULL;
-    struct link *l = control_link_arg(c, args, err);
+    struct link *l = control_link_arg(aux, args, err);
     return l ? link_local_json(l) : NULL;
 }
 
 static json_t *control_link_remove(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
     struct control *c = aux;
-    static const char *const known[] = { "link_id", NULL };
-    if (!control_check_keys(c, args, known, err))
-        return NULL;
     struct link *l = control_link_arg(c, args, err);
     if (!l)
         return NULL;
@@ -303,15 +203,34 @@ static json_t *control_link_remove(void *aux, json_t *args, struct ctl_conn *con
     return json_object();
 }
 
+/* Every link this process holds, so the agent can remove those it does not
+ * know (after its own restart, or a link/create whose reply it missed). */
+static json_t *control_link_list(void *aux, json_t *args, struct ctl_conn *conn, char **err)
+{
+    struct control *c = aux;
+    struct ctl_link_list m = { .links = calloc((size_t)c->n_links + 1, sizeof *m.links) };
+    if (!m.links)
+        return control_fail(c, err, "out of memory");
+    for (int i = 0; i < c->n_links; i++) {
+        struct ctl_link_list_entry *e = &m.links[m.n_links++];
+        snprintf(e->link_id, sizeof e->link_id, "%s", link_id(c->links[i]));
+        snprintf(e->tap, sizeof e->tap, "%s", link_tap(c->links[i]));
+        e->state = (enum ctl_link_state)link_get_state(c->links[i]);
+    }
+    json_t *r = ctl_link_list_encode(&m);
+    ctl_link_list_free(&m);
+    return r;
+}
+
 static json_t *control_link_stats(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
     struct control *c = aux;
-    static const char *const known[] = { "link_id", NULL };
-    if (!control_check_keys(c, args, known, err))
+    struct ctl_link_ref ref;
+    if (control_refused(c, ctl_link_ref_decode(args, false, &ref), err))
         return NULL;
     json_t *links = json_array();
-    if (args && json_object_get(args, "link_id")) {
-        struct link *l = control_link_arg(c, args, err);
+    if (ref.link_id[0]) {
+        struct link *l = control_link_named(c, ref.link_id, err);
         if (!l) {
             json_decref(links);
             return NULL;
@@ -341,16 +260,18 @@ void control_init(struct control *c, struct ctl_server *srv, const struct config
     c->servers = servers;
     c->env = (struct link_env){ .cfg = cfg, .cert = cert, .dtls = dtls, .servers = servers,
                                 .event = control_event, .aux = c };
-    ctl_server_register(srv, "node/info", "{}", control_node_info, c);
-    ctl_server_register(srv, "link/create",
+    ctl_server_register(srv, CTL_CMD_NODE_INFO, "{}", control_node_info, c);
+    ctl_server_register(srv, CTL_CMD_LINK_CREATE,
                         "{\"link_id\":str, \"tap\":ifname, \"mtu\"?:int, \"controlling\":bool, "
                         "\"peer_fingerprint\":\"AA:BB:...\"}", control_link_create, c);
-    ctl_server_register(srv, "link/remote",
+    ctl_server_register(srv, CTL_CMD_LINK_REMOTE,
                         "{\"link_id\":str, \"ufrag\"?:str, \"pwd\"?:str, \"candidates\"?:[str], "
                         "\"gathering_done\"?:bool}", control_link_remote, c);
-    ctl_server_register(srv, "link/local", "{\"link_id\":str}", control_link_local, c);
-    ctl_server_register(srv, "link/remove", "{\"link_id\":str}", control_link_remove, c);
-    ctl_server_register(srv, "link/stats", "{\"link_id\"?:str} (and the STUN/TURN servers)",
+    ctl_server_register(srv, CTL_CMD_LINK_LOCAL, "{\"link_id\":str}", control_link_local, c);
+    ctl_server_register(srv, CTL_CMD_LINK_REMOVE, "{\"link_id\":str}", control_link_remove, c);
+    ctl_server_register(srv, CTL_CMD_LINK_LIST, "{} (every link: link_id, tap, state)",
+                        control_link_list, c);
+    ctl_server_register(srv, CTL_CMD_LINK_STATS, "{\"link_id\"?:str} (and the STUN/TURN servers)",
                         control_link_stats, c);
 }
 

@@ -279,11 +279,11 @@ static void ice_apply_pending(struct ice *ice)
 
 bool ice_set_remote_credentials(struct ice *ice, const char *ufrag, const char *pwd, char **err)
 {
-    if (!ice_chars_valid(ufrag, 4, 256)) {
+    if (!ice_chars_valid(ufrag, CTL_UFRAG_MIN, CTL_ICE_MAX)) {
         *err = ice_errf("ufrag: expected 4..256 ice-chars, got \"%.64s\"", ufrag);
         return false;
     }
-    if (!ice_chars_valid(pwd, 22, 256)) {
+    if (!ice_chars_valid(pwd, CTL_PWD_MIN, CTL_ICE_MAX)) {
         *err = ice_errf("pwd: expected 22..256 ice-chars%s", "");
         return false;
     }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evio/ctlmsg.h"
+
 #define ICE_STATES(X)                  \
     X(DISCONNECTED, "disconnected")    \
     X(GATHERING,    "gathering")       \
@@ -54,7 +56,7 @@ struct ice_pair {
     char local_addr[64], remote_addr[64]; /* "ip:port" */
 };
 
-#define ICE_MAX_REMOTE_CANDIDATES 64
+#define ICE_MAX_REMOTE_CANDIDATES CTL_CANDS_MAX   /* evio/ctlmsg.h */
 
 struct ice;
 

@@ -68,7 +68,7 @@ struct link {
     char id[LINK_ID_MAX + 1];
     const struct link_env *env;
     enum link_state state;
-    char reason[160];
+    char reason[CTL_REASON_MAX + 1];
     bool controlling;
     int mtu;
     uint8_t peer_fp[CERT_FP_LEN];
@@ -118,30 +118,6 @@ struct link {
 /* The one frame buffer for TAP reads, shared by every link (one thread):
  * idle links hold no buffers. */
 static uint8_t link_tap_buf[LINK_TAP_BUF];
-
-const char *link_state_name(enum link_state s)
-{
-    switch (s) {
-#define LINK_NAME(name, str) case LINK_##name: return str;
-    LINK_STATES(LINK_NAME)
-#undef LINK_NAME
-    }
-    return "?";
-}
-
-bool link_id_valid(const char *id)
-{
-    size_t n = id ? strlen(id) : 0;
-    if (n == 0 || n > LINK_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = id[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
-              || ch == '.' || ch == '_' || ch == '-'))
-            return false;
-    }
-    return true;
-}
 
 static void link_emit(struct link *l, const char *event, json_t *data)
 {
@@ -200,8 +176,10 @@ static void link_set_state(struct link *l, enum link_state s, const char *reason
         link_source_remove(&l->dtls_timer);
         link_source_remove(&l->tick_timer);
     }
-    link_emit(l, "link/state", json_pack("{s:s, s:s, s:s}", "link_id", l->id, "state",
-                                         link_state_name(s), "reason", l->reason));
+    struct ctl_link_state_ev ev = { .state = (enum ctl_link_state)s };
+    snprintf(ev.link_id, sizeof ev.link_id, "%s", l->id);
+    snprintf(ev.reason, sizeof ev.reason, "%s", l->reason);
+    link_emit(l, CTL_EV_LINK_STATE, ctl_link_state_ev_encode(&ev));
 }
 
 /* ---- DTLS side ------------------------------------------------------- */
@@ -336,7 +314,15 @@ static void link_ice_candidate(void *aux, const char *sdp)
         if (s)
             l->cands[l->n_cands++] = s;
     }
-    link_emit(l, "link/candidate", json_pack("{s:s, s:s}", "link_id", l->id, "candidate", sdp));
+    struct ctl_link_candidate ev;
+    if (!ctl_cand_valid(sdp)) {
+        log_warn(LINK_MOD, "link %s: local candidate not signalled (not 1..%d printable "
+                 "ASCII characters): %.80s", l->id, CTL_CAND_MAX, sdp);
+        return;
+    }
+    snprintf(ev.link_id, sizeof ev.link_id, "%s", l->id);
+    snprintf(ev.candidate, sizeof ev.candidate, "%s", sdp);
+    link_emit(l, CTL_EV_LINK_CANDIDATE, ctl_link_candidate_encode(&ev));
 }
 
 static void link_ice_gathering_done(void *aux)
@@ -352,7 +338,9 @@ static void link_ice_gathering_done(void *aux)
         relayed = strstr(l->cands[i], " typ relay") != NULL;
     if (l->n_turn > 0 && !relayed)
         servers_suspect_turn(l->env->servers);
-    link_emit(l, "link/gathering_done", json_pack("{s:s}", "link_id", l->id));
+    struct ctl_link_ref ref;
+    snprintf(ref.link_id, sizeof ref.link_id, "%s", l->id);
+    link_emit(l, CTL_EV_LINK_GATHERING_DONE, ctl_link_ref_encode(&ref));
 }
 
 static void link_ice_state(void *aux, enum ice_state s)
@@ -728,7 +716,7 @@ static bool link_start_ice(struct link *l, const struct link_params *p, char **e
 struct link *link_create(const struct link_env *env, const struct link_params *p, char **err)
 {
     *err = NULL;
-    if (!link_id_valid(p->id)) {
+    if (!ctl_link_id_valid(p->id)) {
         *err = link_errf("link_id: expected 1..64 of [A-Za-z0-9._-], got \"%.80s\"", p->id);
         return NULL;
     }
@@ -822,11 +810,18 @@ void link_remote_gathering_done(struct link *l)
 
 json_t *link_created_json(const struct link *l)
 {
+    struct ctl_link_created m;
     char mac[18];
     tap_mac_format(l->tap.mac, mac);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "link_id", l->id, "tap", l->tap.name,
-                     "mac", mac, "fingerprint", l->env->cert->fp_str,
-                     "ufrag", ice_local_ufrag(l->ice), "pwd", ice_local_pwd(l->ice));
+    snprintf(m.link_id, sizeof m.link_id, "%s", l->id);
+    snprintf(m.tap, sizeof m.tap, "%s", l->tap.name);
+    snprintf(m.mac, sizeof m.mac, "%s", mac);
+    snprintf(m.fingerprint, sizeof m.fingerprint, "%s", l->env->cert->fp_str);
+    snprintf(m.ufrag, sizeof m.ufrag, "%s", ice_local_ufrag(l->ice));
+    snprintf(m.pwd, sizeof m.pwd, "%s", ice_local_pwd(l->ice));
+    json_t *j = ctl_link_created_encode(&m);
+    explicit_bzero(m.pwd, sizeof m.pwd);
+    return j;
 }
 
 json_t *link_local_json(const struct link *l)

@@ -9,23 +9,23 @@
 #include <stdint.h>
 
 #include "cert.h"
+#include "evio/ctlmsg.h"
 
-#define LINK_ID_MAX 64
-#define LINK_MTU_MIN 576
-#define LINK_MTU_MAX 9000
-#define LINK_MTU_DEFAULT 1410
-
-#define LINK_STATES(X)             \
-    X(CONNECTING, "connecting")    \
-    X(UP,         "up")            \
-    X(FAILED,     "failed")
+/* Limits and state names are the control contract's (evio/ctlmsg.h). */
+#define LINK_ID_MAX CTL_LINK_ID_MAX
+#define LINK_MTU_MIN CTL_MTU_MIN
+#define LINK_MTU_MAX CTL_MTU_MAX
+#define LINK_MTU_DEFAULT CTL_MTU_DEFAULT
 
 enum link_state {
-#define LINK_ENUM(name, str) LINK_##name,
-    LINK_STATES(LINK_ENUM)
+#define LINK_ENUM(name, str) LINK_##name = CTL_LINK_##name,
+    CTL_LINK_STATES(LINK_ENUM)
 #undef LINK_ENUM
 };
-const char *link_state_name(enum link_state);
+static inline const char *link_state_name(enum link_state s)
+{
+    return ctl_link_state_name((enum ctl_link_state)s);
+}
 
 struct config;
 struct dtls_ctx;
@@ -43,7 +43,7 @@ struct link_env {
 };
 
 struct link_params {
-    const char *id;               /* validated by link_id_valid() */
+    const char *id;               /* validated by ctl_link_id_valid() */
     const char *tap;              /* interface name */
     int mtu;                      /* TAP MTU, LINK_MTU_MIN..LINK_MTU_MAX */
     bool controlling;             /* ICE controlling and DTLS client */
@@ -55,7 +55,6 @@ struct link_params {
 
 struct link;
 
-bool link_id_valid(const char *id);   /* 1..64 of [A-Za-z0-9._-] */
 
 /* Creates the TAP, the ICE agent and the DTLS session, and starts gathering.
  * Returns NULL with *ERR (malloc'd) on failure. */

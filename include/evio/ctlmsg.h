@@ -71,7 +71,7 @@
 #define CTL_CAND_MAX        512   /* one SDP candidate line */
 #define CTL_CANDS_MAX       64    /* remote candidates per link, and per link/remote */
 #define CTL_OVERLAY_MAX     32    /* overlay name: 1..32 of [a-z0-9_-] (config.c) */
-#define CTL_REASON_MAX      127   /* a link/state reason, as shown */
+#define CTL_REASON_MAX      159   /* a link/state reason, as shown */
 #define CTL_STATE_MAX       15    /* longest state or candidate type name */
 #define CTL_ADDR_MAX        63    /* "ip:port" of a selected pair */
 #define CTL_VERSION_MAX     31
