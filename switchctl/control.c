@@ -8,11 +8,17 @@
 #include <string.h>
 
 #include "evio/ctl.h"
+#include "evio/ctlmsg.h"
 #include "evio/log.h"
 #include "bridge.h"
 #include "l2switch.h"
 
 #define MOD "control"
+
+/* bridge.h stays free of jansson (it sits beside OVS's json.h): its limits
+ * are checked against the contract's here */
+_Static_assert(BRIDGE_MAX_PORTS == CTL_PORTS_MAX, "port/sync's ports fit the bridge's table");
+_Static_assert(BRIDGE_NAME_MAX == CTL_IFNAME_MAX, "a port name is an interface name");
 
 static json_t *control_fail(struct control_ctx *ctx, char **err, const char *fmt, const char *a)
 {
@@ -22,34 +28,14 @@ static json_t *control_fail(struct control_ctx *ctx, char **err, const char *fmt
     return NULL;
 }
 
-/* Reads the optional string member KEY of ARGS. Returns false (with *ERR
- * set) when it is present but not a string, or required and missing. */
-static bool control_string(struct control_ctx *ctx, json_t *args, const char *key,
-                           bool required, const char **out, char **err)
+/* Takes a decoder's error (evio/ctlmsg.h): NULL (fine), or counted and
+ * handed to *ERR. */
+static bool control_refused(struct control_ctx *ctx, char *derr, char **err)
 {
-    json_t *v = args ? json_object_get(args, key) : NULL;
-    *out = NULL;
-    if (!v || json_is_null(v)) {
-        if (required) {
-            control_fail(ctx, err, "%s: required (string)", key);
-            return false;
-        }
-        return true;
-    }
-    if (!json_is_string(v)) {
-        control_fail(ctx, err, "%s: expected string", key);
+    if (!derr)
         return false;
-    }
-    *out = json_string_value(v);
-    return true;
-}
-
-static bool control_args_object(struct control_ctx *ctx, json_t *args, char **err)
-{
-    if (args && !json_is_object(args) && !json_is_null(args)) {
-        control_fail(ctx, err, "args: expected an object%s", "");
-        return false;
-    }
+    *err = derr;
+    ctx->bad_requests++;
     return true;
 }
 
@@ -62,19 +48,18 @@ static struct l2switch *control_switch(struct control_ctx *ctx, const char *over
     return NULL;
 }
 
-/* The optional "overlay" argument of the show commands: *ONLY is NULL for
- * every overlay, else a configured one (an unknown one is an error). */
-static bool control_selection(struct control_ctx *ctx, json_t *args, const char **only,
+/* The optional "overlay" argument of the show commands: "" for every
+ * overlay, else a configured one (an unknown one is an error). */
+static bool control_selection(struct control_ctx *ctx, json_t *args, struct ctl_overlay_sel *sel,
                               char **err)
 {
-    return control_args_object(ctx, args, err)
-           && control_string(ctx, args, "overlay", false, only, err)
-           && (!*only || control_switch(ctx, *only, err));
+    return !control_refused(ctx, ctl_overlay_sel_decode(args, sel), err)
+           && (!sel->overlay[0] || control_switch(ctx, sel->overlay, err));
 }
 
-static bool control_selected(const char *only, const struct l2switch *sw)
+static bool control_selected(const struct ctl_overlay_sel *sel, const struct l2switch *sw)
 {
-    return !only || !strcmp(only, l2switch_overlay(sw));
+    return !sel->overlay[0] || !strcmp(sel->overlay, l2switch_overlay(sw));
 }
 
 static json_t *control_port_json(const struct bridge_port *p)
@@ -129,13 +114,13 @@ static json_t *control_switch_stats(const struct l2switch *sw)
 static json_t *control_bridge_status(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
     struct control_ctx *ctx = aux;
-    const char *only;
+    struct ctl_overlay_sel only;
     if (!control_selection(ctx, args, &only, err))
         return NULL;
     json_t *bridges = json_array();
     for (size_t i = 0; i < ctx->n_switches; i++) {
         const struct l2switch *sw = ctx->switches[i];
-        if (!control_selected(only, sw))
+        if (!control_selected(&only, sw))
             continue;
         const char *dp = bridge_db_datapath_type(ctx->db, l2switch_bridge(sw));
         json_t *ports = json_array();
@@ -159,16 +144,13 @@ static json_t *control_bridge_status(void *aux, json_t *args, struct ctl_conn *c
 static json_t *control_port_add(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
     struct control_ctx *ctx = aux;
-    const char *overlay, *port, *peer;
-    if (!control_args_object(ctx, args, err)
-        || !control_string(ctx, args, "overlay", true, &overlay, err)
-        || !control_string(ctx, args, "port", true, &port, err)
-        || !control_string(ctx, args, "peer", true, &peer, err))
+    struct ctl_port m;
+    if (control_refused(ctx, ctl_port_decode(args, true, &m), err))
         return NULL;
-    struct l2switch *sw = control_switch(ctx, overlay, err);
+    struct l2switch *sw = control_switch(ctx, m.overlay, err);
     if (!sw)
         return NULL;
-    if (bridge_db_port_add(ctx->db, l2switch_bridge(sw), port, peer, err)) {
+    if (bridge_db_port_add(ctx->db, l2switch_bridge(sw), m.port, m.peer, err)) {
         ctx->bad_requests++;
         return NULL;
     }
@@ -176,7 +158,7 @@ static json_t *control_port_add(void *aux, json_t *args, struct ctl_conn *conn, 
     const struct bridge_port *p = l2switch_ports(sw, &n);
     int ofport = 0;
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(p[i].name, port))
+        if (!strcmp(p[i].name, m.port))
             ofport = (int)p[i].ofport;
     return json_pack("{s:i}", "ofport", ofport);
 }
@@ -184,15 +166,13 @@ static json_t *control_port_add(void *aux, json_t *args, struct ctl_conn *conn, 
 static json_t *control_port_remove(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
     struct control_ctx *ctx = aux;
-    const char *overlay, *port;
-    if (!control_args_object(ctx, args, err)
-        || !control_string(ctx, args, "overlay", true, &overlay, err)
-        || !control_string(ctx, args, "port", true, &port, err))
+    struct ctl_port m;
+    if (control_refused(ctx, ctl_port_decode(args, false, &m), err))
         return NULL;
-    struct l2switch *sw = control_switch(ctx, overlay, err);
+    struct l2switch *sw = control_switch(ctx, m.overlay, err);
     if (!sw)
         return NULL;
-    if (bridge_db_port_remove(ctx->db, l2switch_bridge(sw), port, err)) {
+    if (bridge_db_port_remove(ctx->db, l2switch_bridge(sw), m.port, err)) {
         ctx->bad_requests++;
         return NULL;
     }
@@ -206,89 +186,68 @@ static json_t *control_port_remove(void *aux, json_t *args, struct ctl_conn *con
 static json_t *control_port_sync(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
     struct control_ctx *ctx = aux;
-    const char *overlay;
-    if (!control_args_object(ctx, args, err)
-        || !control_string(ctx, args, "overlay", true, &overlay, err))
+    struct ctl_port_sync m;
+    if (control_refused(ctx, ctl_port_sync_decode(args, &m), err))
         return NULL;
-    json_t *list = json_object_get(args, "ports");
-    if (!json_is_array(list)) {
-        return control_fail(ctx, err, "ports: expected an array of {\"port\", \"peer\"}%s", "");
-    }
-    struct l2switch *sw = control_switch(ctx, overlay, err);
+    json_t *result = NULL;
+    struct l2switch *sw = control_switch(ctx, m.overlay, err);
     if (!sw)
-        return NULL;
+        goto out;
     const char *bridge = l2switch_bridge(sw);
-
-    const char *self_hex;
     struct nodeid self;
-    if (!control_string(ctx, args, "self", false, &self_hex, err))
-        return NULL;
-    if (self_hex && !nodeid_parse(self_hex, &self))
-        return control_fail(ctx, err, "self: expected 32 lowercase hex digits, got \"%.40s\"",
-                            self_hex);
+    bool has_self = m.self[0] && nodeid_parse(m.self, &self);
 
-    size_t i;
-    json_t *item;
     static struct l2switch_link links[BRIDGE_MAX_PORTS];
     size_t n_links = 0;
-    json_array_foreach(list, i, item) {
-        const char *port, *peer;
-        if (!control_string(ctx, item, "port", true, &port, err)
-            || !control_string(ctx, item, "peer", true, &peer, err))
-            return NULL;
-        json_t *up = json_object_get(item, "up");
-        if (up && !json_is_boolean(up))
-            return control_fail(ctx, err, "ports[].up: expected true or false%s", "");
-        if (n_links < BRIDGE_MAX_PORTS && strlen(port) <= BRIDGE_NAME_MAX
-            && nodeid_parse(peer, &links[n_links].peer)) {
-            snprintf(links[n_links].port, sizeof links[n_links].port, "%s", port);
-            links[n_links].up = !up || json_is_true(up);   /* absent: up (older agents) */
+    for (size_t i = 0; i < m.n_ports && n_links < BRIDGE_MAX_PORTS; i++)
+        if (nodeid_parse(m.ports[i].peer, &links[n_links].peer)) {
+            snprintf(links[n_links].port, sizeof links[n_links].port, "%s", m.ports[i].port);
+            links[n_links].up = m.ports[i].up;
             n_links++;
         }
-    }
 
-    struct bridge_port have[256];
+    struct bridge_port have[BRIDGE_MAX_PORTS];
     size_t n_have = bridge_db_ports(ctx->db, bridge, have, sizeof have / sizeof have[0]);
-    int removed = 0;
+    struct ctl_port_sync_result res = { .ports = (long long)m.n_ports };
     for (size_t j = 0; j < n_have; j++) {
         if (have[j].internal || !have[j].peer[0])
             continue;                 /* only evio's peer ports are ours to prune */
         bool listed = false;
-        json_array_foreach(list, i, item)
-            listed |= !strcmp(json_string_value(json_object_get(item, "port")), have[j].name);
+        for (size_t i = 0; i < m.n_ports && !listed; i++)
+            listed = !strcmp(m.ports[i].port, have[j].name);
         if (listed)
             continue;
         char *rerr = NULL;
         if (bridge_db_port_remove(ctx->db, bridge, have[j].name, &rerr) == 0) {
-            log_info(MOD, "%s: sync removes stale port %s", overlay, have[j].name);
-            removed++;
+            log_info(MOD, "%s: sync removes stale port %s", m.overlay, have[j].name);
+            res.removed++;
         }
         free(rerr);
     }
-    json_array_foreach(list, i, item) {
-        const char *port = json_string_value(json_object_get(item, "port"));
-        const char *peer = json_string_value(json_object_get(item, "peer"));
-        if (bridge_db_port_add(ctx->db, bridge, port, peer, err)) {
+    for (size_t i = 0; i < m.n_ports; i++)
+        if (bridge_db_port_add(ctx->db, bridge, m.ports[i].port, m.ports[i].peer, err)) {
             ctx->bad_requests++;
-            return NULL;
+            goto out;
         }
-    }
-    if (self_hex)
+    if (has_self)
         l2switch_set_links(sw, &self, links, n_links);
-    return json_pack("{s:I, s:i}", "ports", (json_int_t)json_array_size(list), "removed", removed);
+    result = ctl_port_sync_result_encode(&res);
+out:
+    ctl_port_sync_free(&m);
+    return result;
 }
 
 static json_t *control_fdb_show(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
     struct control_ctx *ctx = aux;
-    const char *only;
+    struct ctl_overlay_sel only;
     if (!control_selection(ctx, args, &only, err))
         return NULL;
     long long now = l2switch_now_ms();
     json_t *entries = json_array();
     for (size_t i = 0; i < ctx->n_switches; i++) {
         struct l2switch *sw = ctx->switches[i];
-        if (!control_selected(only, sw))
+        if (!control_selected(&only, sw))
             continue;
         const struct fdb *f = l2switch_fdb(sw);
         size_t pos = 0;
@@ -311,13 +270,13 @@ static json_t *control_fdb_show(void *aux, json_t *args, struct ctl_conn *conn, 
 static json_t *control_flows_show(void *aux, json_t *args, struct ctl_conn *conn, char **err)
 {
     struct control_ctx *ctx = aux;
-    const char *only;
+    struct ctl_overlay_sel only;
     if (!control_selection(ctx, args, &only, err))
         return NULL;
     json_t *out = json_array();
     for (size_t i = 0; i < ctx->n_switches; i++) {
         struct l2switch *sw = ctx->switches[i];
-        if (!control_selected(only, sw))
+        if (!control_selected(&only, sw))
             continue;
         size_t n;
         long long age;
@@ -350,10 +309,12 @@ static void control_hint(void *aux, const char *overlay, const struct shortcut_h
     nodeid_format(&h->peer, peer);
     log_debug(MOD, "%s: shortcut hint: %s at %llu kbit/s%s", overlay, peer,
               (unsigned long long)h->kbps, h->adjacent ? " (linked)" : "");
-    json_t *data = json_pack("{s:s, s:s, s:I, s:b}", "overlay", overlay, "peer", peer,
-                             "kbps", (json_int_t)h->kbps, "adjacent", h->adjacent);
+    struct ctl_shortcut_hint m = { .kbps = (long long)h->kbps, .adjacent = h->adjacent };
+    snprintf(m.overlay, sizeof m.overlay, "%s", overlay);
+    snprintf(m.peer, sizeof m.peer, "%s", peer);
+    json_t *data = ctl_shortcut_hint_encode(&m);
     if (data && ctx->srv)
-        ctl_server_event(ctx->srv, "shortcut/hint", data);
+        ctl_server_event(ctx->srv, CTL_EV_SHORTCUT_HINT, data);
     json_decref(data);
 }
 
@@ -362,13 +323,13 @@ void control_register(struct ctl_server *srv, struct control_ctx *ctx)
     ctx->srv = srv;
     for (size_t i = 0; i < ctx->n_switches; i++)
         l2switch_set_hint_cb(ctx->switches[i], control_hint, ctx);
-    ctl_server_register(srv, "bridge/status", "{\"overlay\"?}", control_bridge_status, ctx);
-    ctl_server_register(srv, "port/add", "{\"overlay\", \"port\", \"peer\"}",
+    ctl_server_register(srv, CTL_CMD_BRIDGE_STATUS, "{\"overlay\"?}", control_bridge_status, ctx);
+    ctl_server_register(srv, CTL_CMD_PORT_ADD, "{\"overlay\", \"port\", \"peer\"}",
                         control_port_add, ctx);
-    ctl_server_register(srv, "port/remove", "{\"overlay\", \"port\"}", control_port_remove, ctx);
-    ctl_server_register(srv, "port/sync", "{\"overlay\", \"self\", \"ports\": [{\"port\", \"peer\", \"up\"}]}",
+    ctl_server_register(srv, CTL_CMD_PORT_REMOVE, "{\"overlay\", \"port\"}", control_port_remove, ctx);
+    ctl_server_register(srv, CTL_CMD_PORT_SYNC, "{\"overlay\", \"self\", \"ports\": [{\"port\", \"peer\", \"up\"}]}",
                         control_port_sync, ctx);
-    ctl_server_register(srv, "fdb/show", "{\"overlay\"?}", control_fdb_show, ctx);
-    ctl_server_register(srv, "flows/show", "{\"overlay\"?}", control_flows_show, ctx);
+    ctl_server_register(srv, CTL_CMD_FDB_SHOW, "{\"overlay\"?}", control_fdb_show, ctx);
+    ctl_server_register(srv, CTL_CMD_FLOWS_SHOW, "{\"overlay\"?}", control_flows_show, ctx);
     log_debug(MOD, "control commands registered");
 }
