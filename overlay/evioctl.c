@@ -2,6 +2,7 @@
  * evio-switchctl. Sends a command, prints the result (JSON, or a readable
  * table for "status"); "wait" polls evio's status until the node is ready. */
 #include "evio/ctl.h"
+#include "evio/ctlmsg.h"
 #include "evio/version.h"
 
 #include "evio/timing.h"
@@ -40,7 +41,8 @@ static void usage(FILE *f)
 "  wait [--timeout S]  poll evio's status until the node is ready (every\n"
 "                      overlay's bridge up with its address); exit 0 when\n"
 "                      ready, 1 if not within S seconds (default 30)\n"
-"Commands of evio-tincan: node/info, link/stats, link/local, ... (list-commands)\n"
+"Commands of evio-tincan: node/info, link/list, link/stats, link/local, ...\n"
+"  (list-commands)\n"
 "Commands of evio-switchctl: bridge/status, fdb/show, flows/show, ... (list-commands)\n"
 "Tables from evio-switchctl (no --target needed; ARGS: [overlay=NAME]):\n"
 "  fdb     learnt MACs: port, node behind it, age\n"
@@ -160,15 +162,24 @@ static void print_ports(json_t *r)
     }
 }
 
+/* The daemons, by --target name, and their sockets under the run directory. */
+static const struct {
+    const char *name, *sock;
+} targets[] = {
+    { "evio", CTL_SOCK_EVIO },
+    { "tincan", CTL_SOCK_TINCAN },
+    { "switchctl", CTL_SOCK_SWITCHCTL },
+};
+
 /* Tables evioctl offers on top of the daemons' own commands. */
 struct view {
     const char *name, *target, *cmd;
     void (*print)(json_t *);
 };
 static const struct view views[] = {
-    { "fdb", "switchctl", "fdb/show", print_fdb },
-    { "flows", "switchctl", "flows/show", print_flows },
-    { "ports", "switchctl", "bridge/status", print_ports },
+    { "fdb", "switchctl", CTL_CMD_FDB_SHOW, print_fdb },
+    { "flows", "switchctl", CTL_CMD_FLOWS_SHOW, print_flows },
+    { "ports", "switchctl", CTL_CMD_BRIDGE_STATUS, print_ports },
 };
 
 static void print_status(json_t *r)
@@ -350,7 +361,7 @@ static int cmd_wait(const char *socket_path, int argc, char **argv, int call_ms)
         int left = (int)(deadline - now);
         json_t *r = NULL;
         char *err = NULL;
-        int rc = ctl_call(socket_path, "status", NULL, left < call_ms ? (left > 0 ? left : 1)
+        int rc = ctl_call(socket_path, CTL_CMD_STATUS, NULL, left < call_ms ? (left > 0 ? left : 1)
                                                                       : call_ms, &r, &err);
         if (!rc && json_is_true(json_object_get(r, "ready"))) {
             printf("evio is ready (node %s, ready %.1f s after it started)\n",
@@ -426,7 +437,7 @@ int main(int argc, char **argv)
         }
         char wpath[4096];
         if (!socket_path) {
-            snprintf(wpath, sizeof wpath, "%s/evio.sock", run_dir);
+            snprintf(wpath, sizeof wpath, "%s/%s", run_dir, CTL_SOCK_EVIO);
             socket_path = wpath;
         }
         return cmd_wait(socket_path, argc - optind - 1, argv + optind + 1,
@@ -447,7 +458,11 @@ int main(int argc, char **argv)
     }
     if (!target)
         target = "evio";
-    if (strcmp(target, "evio") && strcmp(target, "tincan") && strcmp(target, "switchctl")) {
+    const char *sock = NULL;
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+        if (!strcmp(target, targets[i].name))
+            sock = targets[i].sock;
+    if (!sock) {
         fprintf(stderr, "evioctl: --target: expected evio, tincan or switchctl, got \"%s\"\n",
                 target);
         return 2;
@@ -459,7 +474,7 @@ int main(int argc, char **argv)
 
     char path[4096];
     if (!socket_path) {
-        snprintf(path, sizeof path, "%s/%s.sock", run_dir, target);
+        snprintf(path, sizeof path, "%s/%s", run_dir, sock);
         socket_path = path;
     }
 
@@ -473,7 +488,7 @@ int main(int argc, char **argv)
             as_dot = true;
         nargs--;
     }
-    bool is_topology = !strcmp(cmd, "topology") && !strcmp(target, "evio");
+    bool is_topology = !strcmp(cmd, CTL_CMD_TOPOLOGY) && !strcmp(target, "evio");
     if (as_dot && !is_topology) {
         fprintf(stderr, "evioctl: --dot applies to the topology command only\n");
         return 2;
@@ -498,7 +513,7 @@ int main(int argc, char **argv)
 
     if (view && !as_json && json_is_object(result)) {
         view->print(result);
-    } else if (!strcmp(cmd, "status") && !strcmp(target, "evio") && !as_json
+    } else if (!strcmp(cmd, CTL_CMD_STATUS) && !strcmp(target, "evio") && !as_json
         && json_is_object(result)) {
         print_status(result);
     } else if (is_topology && as_dot && json_is_object(result)) {
