@@ -279,14 +279,20 @@ static bool config_section(struct config_ctx *c, const struct jf_obj *parent,
            && jf_known_keys(&c->r, sub, allowed);
 }
 
-static const struct jf_rule config_rule_abs_path = { "absolute path", config_is_abs_path, false };
-static const struct jf_rule config_rule_nonempty = { "non-empty string", config_is_nonempty, false };
-static const struct jf_rule config_rule_nodeid = { "32 lowercase hex digits", ctl_nodeid_valid, false };
-static const struct jf_rule config_rule_level = { "one of error|warn|info|debug", config_is_level, false };
-static const struct jf_rule config_rule_host = { "host name or IP address", config_is_host, false };
-static const struct jf_rule config_rule_jid = { "JID local@domain[/resource]", config_is_jid, false };
+static const struct jf_rule config_rule_abs_path =
+    { .what = "absolute path", .ok = config_is_abs_path };
+static const struct jf_rule config_rule_nonempty =
+    { .what = "non-empty string", .ok = config_is_nonempty };
+static const struct jf_rule config_rule_nodeid =
+    { .what = CTL_NODEID_WHAT, .ok = ctl_nodeid_valid };
+static const struct jf_rule config_rule_level =
+    { .what = "one of error|warn|info|debug", .ok = config_is_level };
+static const struct jf_rule config_rule_host =
+    { .what = "host name or IP address", .ok = config_is_host };
+static const struct jf_rule config_rule_jid =
+    { .what = "JID local@domain[/resource]", .ok = config_is_jid };
 static const struct jf_rule config_rule_ifname =
-    { "interface name of 1..15 characters without '/', ':' or spaces", ctl_ifname_valid, false };
+    { .what = CTL_IFNAME_WHAT, .ok = ctl_ifname_valid };
 
 static bool config_dup(struct config_ctx *c, const char *s, char **out)
 {
@@ -525,8 +531,8 @@ static bool config_ovs(struct config_ctx *c, const struct jf_obj *top,
                        struct config *cfg)
 {
     static const char *const keys[] = { "rundir", "db", NULL };
-    static const struct jf_rule db_rule = { "\"unix:PATH\" or \"tcp:HOST:PORT\"",
-                                                config_is_ovs_db, false };
+    static const struct jf_rule db_rule = { .what = "\"unix:PATH\" or \"tcp:HOST:PORT\"",
+                                                .ok = config_is_ovs_db };
     struct jf_obj s;
 
     if (!config_section(c, top, "ovs", false, &s, keys)

@@ -104,18 +104,24 @@ bool ctl_cand_valid(const char *s)
 
 /* ---- reading helpers ------------------------------------------------------ */
 
-static const struct jf_rule ctl_rule_link_id = { "1..64 of [A-Za-z0-9._-]", ctl_link_id_valid, false };
+static const struct jf_rule ctl_rule_link_id =
+    { .what = "1..64 of [A-Za-z0-9._-]", .ok = ctl_link_id_valid };
 static const struct jf_rule ctl_rule_ifname =
-    { "interface name of 1..15 characters without '/', ':' or spaces", ctl_ifname_valid, false };
-static const struct jf_rule ctl_rule_fpr = { "32 hex bytes separated by ':'", ctl_fpr_valid, false };
-static const struct jf_rule ctl_rule_mac = { "MAC address xx:xx:xx:xx:xx:xx", ctl_mac_valid, false };
-static const struct jf_rule ctl_rule_ufrag = { "4..256 ice-chars", ctl_ufrag_valid, false };
-static const struct jf_rule ctl_rule_pwd = { "22..256 ice-chars", ctl_pwd_valid, true };
+    { .what = CTL_IFNAME_WHAT, .ok = ctl_ifname_valid };
+static const struct jf_rule ctl_rule_fpr =
+    { .what = "32 hex bytes separated by ':'", .ok = ctl_fpr_valid };
+static const struct jf_rule ctl_rule_mac =
+    { .what = "MAC address xx:xx:xx:xx:xx:xx", .ok = ctl_mac_valid };
+static const struct jf_rule ctl_rule_ufrag =
+    { .what = "4..256 ice-chars", .ok = ctl_ufrag_valid };
+static const struct jf_rule ctl_rule_pwd =
+    { .what = "22..256 ice-chars", .ok = ctl_pwd_valid, .secret = true };
 static const struct jf_rule ctl_rule_cand =
-    { "SDP candidate of 1..512 printable ASCII characters", ctl_cand_valid, false };
+    { .what = "SDP candidate of 1..512 printable ASCII characters", .ok = ctl_cand_valid };
 static const struct jf_rule ctl_rule_overlay =
-    { "overlay name of 1..32 characters a-z 0-9 _ -", ctl_overlay_valid, false };
-static const struct jf_rule ctl_rule_nodeid = { "32 lowercase hex digits", ctl_nodeid_valid, false };
+    { .what = CTL_OVERLAY_WHAT, .ok = ctl_overlay_valid };
+static const struct jf_rule ctl_rule_nodeid =
+    { .what = CTL_NODEID_WHAT, .ok = ctl_nodeid_valid };
 
 static const char *const ctl_state_names[] = {
 #define CTL_LINK_STATE_NAME(name, str) str,

@@ -94,7 +94,11 @@ enum ctl_link_state {
 };
 const char *ctl_link_state_name(enum ctl_link_state);
 
-/* ---- value rules (shared with lib/config.c) ---------------------------- */
+/* ---- value rules (shared with lib/config.c) ---------------------------- *
+ * Each is said in errors as "expected WHAT"; the shared WHATs: */
+#define CTL_IFNAME_WHAT  "interface name of 1..15 characters without '/', ':' or spaces"
+#define CTL_NODEID_WHAT  "32 lowercase hex digits"
+#define CTL_OVERLAY_WHAT "overlay name of 1..32 characters a-z 0-9 _ -"
 
 bool ctl_link_id_valid(const char *);   /* 1..CTL_LINK_ID_MAX of [A-Za-z0-9._-] */
 bool ctl_ifname_valid(const char *);    /* 1..15, no '/', ':', space or control, not . or .. */
