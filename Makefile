@@ -4,6 +4,7 @@
 #   make demo       bring up a local overlay in network namespaces
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deb        the Debian package (debian/), left in build/deb/
+#   make fuzz       libFuzzer targets, FUZZ_TIME=30 s each (doc/fuzzing.md)
 #   V=1             show the commands
 #   ARCH=arm64|armhf  cross-build into build/ARCH/ (scripts/cross-deps.sh ARCH
 #                   once); `make check ARCH=...` runs the unit tests under qemu
@@ -175,7 +176,10 @@ $(call obj,$(SWITCHCTL_SRC) switchctl/main.c): | $(OVS_PREFIX)/.built
 $(OVS_PREFIX)/.built:
 	scripts/build-libopenvswitch.sh $(OVS_SRC) $(OVS_PREFIX) $(TRIPLET)
 
-units: $(UNITS) $(TOOLS)
+# fuzz targets (make fuzz) and their corpus replays, run as unit tests
+include tests/fuzz/fuzz.mk
+
+units: $(UNITS) $(TOOLS) $(FUZZ_REPLAYS)
 
 ifeq ($(TRIPLET),)
 deps:

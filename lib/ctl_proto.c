@@ -72,6 +72,11 @@ char *ctl_decode(const char *line, size_t len, struct ctl_msg *msg)
     json_error_t jerr;
     msg->root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!msg->root) {
+        /* jansson quotes the token it stopped at as it came: control bytes
+         * from a peer must not reach a log line */
+        for (char *p = jerr.text; *p; p++)
+            if (*p < 0x20 || *p > 0x7e)
+                *p = '?';
         char *e;
         if (asprintf(&e, "malformed JSON at column %d: %s", jerr.column, jerr.text) < 0)
             e = NULL;

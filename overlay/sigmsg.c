@@ -431,9 +431,14 @@ char *sigmsg_decode(const char *text, size_t len, const char *expect_overlay,
     } else {
         json_error_t jerr;
         d.obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!d.obj)
+        if (!d.obj) {
+            /* jansson quotes the token it stopped at as it came: a newline
+             * or a terminal escape from a peer must not reach the log */
+            for (char *p = jerr.text; *p; p++)
+                if (*p < 0x20 || *p > 0x7e)
+                    *p = '?';
             sigmsg_fail(&d, "malformed JSON: %s (position %d)", jerr.text, jerr.position);
-        else if (!json_is_object(d.obj))
+        } else if (!json_is_object(d.obj))
             sigmsg_fail(&d, "not a JSON object");
         else
             ok = sigmsg_get_envelope(&d, expect_overlay, expect_to, out)
