@@ -57,8 +57,10 @@ tctl a link/create "{\"link_id\":\"l1\",\"tap\":\"tax\",\"controlling\":true,\"p
   && fail "a duplicate link_id was accepted"
 tctl a link/create "{\"link_id\":\"lx\",\"tap\":\"ta1\",\"controlling\":true,\"peer_fingerprint\":\"$FP_B\"}" 2>/dev/null \
   && fail "a duplicate tap was accepted"
-tctl a link/create '{"link_id":"lx","tap":"tax","peer_fingerprint":42}' 2>/dev/null \
+out=$(tctl a link/create '{"link_id":"lx","tap":"tax","peer_fingerprint":42}' 2>&1) \
   && fail "a numeric peer_fingerprint was accepted"
+[[ $out == *"peer_fingerprint: expected 32 hex bytes separated by ':', got 42"* ]] \
+  || fail "a numeric peer_fingerprint is refused with: $out"
 tctl a link/remote '{"link_id":"l1","candidates":["candidate:garbage",17]}' 2>/dev/null \
   && fail "garbage candidates were accepted"
 [ "$(field a l1 bad_candidates)" -ge 1 ] || fail "bad candidates were not counted"
@@ -122,7 +124,11 @@ wait_until 15 "l3 up on b" is_state b l3 up
 tctl b link/remove '{"link_id":"l3"}' >/dev/null || fail "link/remove l3 on b"
 wait_until 3 "a reports l3 failed" is_state a l3 failed
 [ "$(field a l3 reason)" = "peer closed" ] || fail "l3 failed for \"$(field a l3 reason)\""
+list=$(tctl a link/list | jq -c '[.links[] | [.link_id, .tap, .state]] | sort')
+[ "$list" = '[["l1","ta1","up"],["l3","ta3","failed"]]' ] || fail "link/list on a: $list"
 tctl a link/remove '{"link_id":"l3"}' >/dev/null || fail "link/remove l3 on a"
+list=$(tctl a link/list | jq -c '[.links[].link_id]')
+[ "$list" = '["l1"]' ] || fail "link/list on a after removing l3: $list"
 
 log "liveness: kill -9 b's evio-tincan, a must report l1 failed within 10 s"
 kill -9 "$PID_b"
