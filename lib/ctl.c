@@ -639,11 +639,12 @@ static void call_failed(ctl_reply_fn *fn, void *aux, int64_t id, const char *err
         fn(aux, &m);
 }
 
-/* Calls the replies of refused requests, including those refused from the
- * callbacks themselves. */
+/* Calls the replies of the requests refused so far; those refused from the
+ * callbacks themselves wait for the next call, so a caller that resends on
+ * failure cannot spin here. */
 static void deliver_refused(struct ctl_client *c)
 {
-    while (c->n_refused) {
+    for (size_t n = c->n_refused; n && c->n_refused; n--) {
         struct ctl_refusal r = c->refused[0];
         memmove(&c->refused[0], &c->refused[1], (c->n_refused - 1) * sizeof r);
         c->n_refused--;

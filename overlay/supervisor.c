@@ -65,7 +65,7 @@ struct helper_refusal {
 
 static void deliver_refused(struct helper *h)
 {
-    while (h->n_refused) {
+    for (size_t n = h->n_refused; n && h->n_refused; n--) {
         struct helper_refusal r = h->refused[0];
         memmove(&h->refused[0], &h->refused[1], (h->n_refused - 1) * sizeof r);
         h->n_refused--;
@@ -110,7 +110,8 @@ static void helper_disconnect(struct helper *h)
 void helper_destroy(struct helper *h)
 {
     helper_disconnect(h);
-    deliver_refused(h);
+    while (h->n_refused)
+        deliver_refused(h);
     free(h->refused);
     if (h->pid > 0) {
         kill(h->pid, SIGTERM);
