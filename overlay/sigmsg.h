@@ -8,19 +8,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "evio/ctlmsg.h"
 #include "evio/nodeid.h"
 
+/* What a link needs travels on to evio-tincan: those limits are the
+ * control contract's (evio/ctlmsg.h). */
 #define SIGMSG_VERSION        1
 #define SIGMSG_MAX_LEN        8192  /* whole JSON text, bytes */
-#define SIGMSG_OVERLAY_MAX    32
+#define SIGMSG_OVERLAY_MAX    CTL_OVERLAY_MAX
 #define SIGMSG_HEX16_LEN      16    /* session and edge ids */
-#define SIGMSG_MAC_LEN        17    /* "xx:xx:xx:xx:xx:xx" */
-#define SIGMSG_FPR_LEN        95    /* 32 "XX" bytes joined by ':' (SHA-256) */
-#define SIGMSG_ICE_MAX        256   /* ufrag and pwd */
-#define SIGMSG_UFRAG_MIN      4
-#define SIGMSG_PWD_MIN        22
+#define SIGMSG_MAC_LEN        CTL_MAC_LEN   /* "xx:xx:xx:xx:xx:xx" */
+#define SIGMSG_FPR_LEN        CTL_FPR_LEN   /* 32 "XX" bytes joined by ':' (SHA-256) */
+#define SIGMSG_ICE_MAX        CTL_ICE_MAX   /* ufrag and pwd */
+#define SIGMSG_UFRAG_MIN      CTL_UFRAG_MIN
+#define SIGMSG_PWD_MIN        CTL_PWD_MIN
 #define SIGMSG_MAX_CANDS      16
-#define SIGMSG_CAND_MAX       512
+#define SIGMSG_CAND_MAX       CTL_CAND_MAX
 #define SIGMSG_REASON_MAX     32    /* edge_close reason token */
 
 enum sigmsg_type {
