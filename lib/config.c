@@ -547,10 +547,33 @@ static bool config_ovs(struct config_ctx *c, const struct jf_obj *top,
     return true;
 }
 
+/* "ip": "auto": the address comes from "pool" (a network of 1..30 bits,
+ * host bits zero) by address conflict detection (evio/acd.h) */
+static bool config_bridge_pool(struct config_ctx *c, const struct jf_obj *s,
+                               struct config_overlay *o)
+{
+    char key[CONFIG_KEY_MAX];
+    json_t *v = jf_get(s, "pool", key);
+    uint32_t net;
+    int len;
+
+    if (!v)
+        return jf_fail(&c->r, key, "required with \"ip\": \"auto\"");
+    if (!jf_is_plain_string(v) || !config_parse_cidr(json_string_value(v), &net, &len)
+        || len > 30 || (net & ~(~0u << (32 - len))))
+        return jf_expected(&c->r, key, "IPv4 network \"a.b.c.d/1..30\" (host bits zero)",
+                           v, false);
+    o->ip_auto = true;
+    o->pool = net;
+    o->prefix_len = len;
+    o->ip4 = 0;
+    return true;
+}
+
 static bool config_bridge(struct config_ctx *c, const struct jf_obj *ov,
                           struct config_overlay *o)
 {
-    static const char *const keys[] = { "name", "ip", "mtu", NULL };
+    static const char *const keys[] = { "name", "ip", "pool", "mtu", NULL };
     struct jf_obj s;
     char key[CONFIG_KEY_MAX];
     json_t *v;
@@ -570,10 +593,16 @@ static bool config_bridge(struct config_ctx *c, const struct jf_obj *ov,
 
     if (!(v = jf_get(&s, "ip", key)))
         return jf_fail(&c->r, key, "required key missing");
-    if (!jf_is_plain_string(v)
-        || !config_parse_cidr(json_string_value(v), &o->ip4, &o->prefix_len))
-        return jf_expected(&c->r, key, "IPv4 address with prefix length \"a.b.c.d/1..32\"",
-                               v, false);
+    if (jf_is_plain_string(v) && !strcmp(json_string_value(v), "auto")) {
+        if (!config_bridge_pool(c, &s, o))
+            return false;
+    } else if (!jf_is_plain_string(v)
+               || !config_parse_cidr(json_string_value(v), &o->ip4, &o->prefix_len)) {
+        return jf_expected(&c->r, key, "IPv4 address with prefix length \"a.b.c.d/1..32\""
+                           " or \"auto\"", v, false);
+    } else if (jf_get(&s, "pool", key)) {
+        return jf_fail(&c->r, key, "only with \"ip\": \"auto\"");
+    }
     return config_int(c, &s, "mtu", 576, 9000, 1410, &o->mtu);
 }
 

@@ -32,7 +32,9 @@ struct config_overlay {
     char *name;                 /* [a-z0-9_-]{1,32}: also the MUC room name */
     char *bridge_name;          /* <= 15 chars; default "evio-" + name when it fits */
     uint32_t ip4;               /* the node's overlay address, host order; 0 = none */
-    int prefix_len;             /* 0..32 */
+    int prefix_len;             /* 0..32 (the pool's with ip_auto) */
+    bool ip_auto;               /* "ip": "auto": ip4 is 0, the address claimed in pool */
+    uint32_t pool;              /* with ip_auto: the network, host order (evio/acd.h) */
     int mtu;                    /* 576..9000, default 1410 */
     int min_successors;         /* 1..16, default 2 */
     int max_long_distance;      /* -1 = floor(log2 N) (default), else 0..64 */

@@ -323,10 +323,10 @@ static const struct bad_case bad_cases[] = {
       "without '/', ':' or spaces, got \"..\"" },
     { "{" XMPP_OK ",'overlays':{'lab':{'bridge':{'ip':'10.0.0.1'}}}}",
       "t.json: overlays.lab.bridge.ip: expected IPv4 address with prefix length "
-      "\"a.b.c.d/1..32\", got \"10.0.0.1\"" },
+      "\"a.b.c.d/1..32\" or \"auto\", got \"10.0.0.1\"" },
     { "{" XMPP_OK ",'overlays':{'lab':{'bridge':{'ip':'10.0.0.1/33'}}}}",
       "t.json: overlays.lab.bridge.ip: expected IPv4 address with prefix length "
-      "\"a.b.c.d/1..32\", got \"10.0.0.1/33\"" },
+      "\"a.b.c.d/1..32\" or \"auto\", got \"10.0.0.1/33\"" },
     { "{" XMPP_OK ",'overlays':{'lab':{'bridge':{'ip':'10.0.0.1/24'},"
       "'topology':{'max_long_distance':'many'}}}}",
       "t.json: overlays.lab.topology.max_long_distance: expected \"auto\" or integer 0..64, "
