@@ -1,11 +1,18 @@
-/* The node agent's event loop and glue: one poll() over the signal fd, the
- * control socket, the helpers' control connections and the XMPP socket; the
- * control commands (status); peer bookkeeping from room presence; readiness
- * (every bridge up with its address) and the supervisor's notifications. */
+/* The node agent's event loop in run/wait shape: each module contributes
+ * its fds and its next deadline (agent_wait), the loop sleeps in one poll(),
+ * then each module runs (agent_run_once). Also here: the control commands
+ * (status, topology), readiness (every bridge up with its address) and the
+ * supervisor's notifications. The edges are edge.c's, the helpers
+ * supervisor.c's, the room signaling.c's; none of them calls back here. */
 #include "agent.h"
+#include "edge.h"
 #include "notify.h"
+#include "report.h"
 #include "signaling.h"
+#include "supervisor.h"
+#include "evio/ctlmsg.h"
 #include "evio/log.h"
+#include "evio/timing.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,155 +28,72 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- peers ------------------------------------------------------------ */
+#define SESSION_HEX 16
 
-struct overlay *agent_find_overlay(struct agent *a, const char *name)
-{
-    for (int i = 0; i < a->n_overlays; i++)
-        if (!strcmp(a->overlays[i].cfg->name, name))
-            return &a->overlays[i];
-    return NULL;
-}
+struct agent {
+    struct config *cfg;
+    struct nodeid self;
+    char self_hex[NODEID_HEX_LEN + 1];
+    char session[SESSION_HEX + 1];  /* random per start: peers notice restarts */
 
-struct peer *agent_find_peer(struct overlay *ov, const struct nodeid *id)
-{
-    for (size_t i = 0; i < ov->n_peers; i++)
-        if (!nodeid_cmp(&ov->peers[i].id, id))
-            return &ov->peers[i];
-    return NULL;
-}
+    struct edges edges;             /* the overlays and their edges */
+    struct helper tincan, switchctl;
+    struct ctl_server *ctl;
+    struct sig_session *sig;
+    int sigfd;
 
-struct peer *agent_add_peer(struct overlay *ov, const struct nodeid *id)
-{
-    struct peer *p = agent_find_peer(ov, id);
-    if (p)
-        return p;
-    if (ov->n_peers == ov->cap) {
-        size_t cap = ov->cap ? ov->cap * 2 : 16;
-        struct peer *np = realloc(ov->peers, cap * sizeof *np);
-        if (!np)
-            return NULL;
-        ov->peers = np;
-        ov->cap = cap;
-    }
-    p = &ov->peers[ov->n_peers++];
-    memset(p, 0, sizeof *p);
-    p->id = *id;
-    nodeid_format(id, p->hex);
-    return p;
-}
+    /* readiness: every overlay's bridge carries its address */
+    bool ready;
+    int64_t started_ms, ready_ms;   /* ready_ms: first time ready, 0 = never */
+    int64_t ready_check_ms;         /* next look at the bridges */
+    char *notify_socket;            /* NOTIFY_SOCKET, NULL without a supervisor */
+    bool stopping;
+};
 
 /* ---- signalling callbacks --------------------------------------------- */
 
 static void on_sig_state(void *aux, bool connected, const char *why)
 {
     struct agent *a = aux;
-    a->xmpp_connected = connected;
     if (connected)
         log_info("agent", "signalling connected");
     else
         log_warn("agent", "signalling disconnected: %s (links stay up)", why ? why : "");
-    a->replan = true;
+    edges_on_signalling(&a->edges, connected);
 }
 
 static void on_peer_joined(void *aux, const char *overlay, const char *node_hex,
                            const char *session)
 {
     struct agent *a = aux;
-    struct overlay *ov = agent_find_overlay(a, overlay);
-    struct nodeid id;
-    if (!ov || !nodeid_parse(node_hex, &id) || !nodeid_cmp(&id, &a->self))
-        return;
-    struct peer *p = agent_add_peer(ov, &id);
-    if (p && session[0] && strcmp(p->session, session)) {
-        /* a new agent session: the peer restarted, and its links with it */
-        if (p->session[0])
-            edge_on_peer_restarted(a, ov, p, session);
-        snprintf(p->session, sizeof p->session, "%s", session);
-    }
-    if (p && !p->present) {
-        if (!topo_ring_insert(&ov->ring, &id)) {
-            log_error("agent", "%s: peer %s: out of memory", overlay, node_hex);
-            return;
-        }
-        p->present = true;
-        log_info("agent", "%s: peer %s joined", overlay, node_hex);
-        a->replan = true;
-    }
+    edges_on_peer_joined(&a->edges, overlay, node_hex, session);
 }
 
 static void on_peer_left(void *aux, const char *overlay, const char *node_hex)
 {
     struct agent *a = aux;
-    struct overlay *ov = agent_find_overlay(a, overlay);
-    struct nodeid id;
-    struct peer *p;
-    if (!ov || !nodeid_parse(node_hex, &id) || !(p = agent_find_peer(ov, &id)) || !p->present)
-        return;
-    p->present = false;
-    topo_ring_remove(&ov->ring, &id);
-    log_info("agent", "%s: peer %s left", overlay, node_hex);
-    edge_on_peer_left(a, ov, p);
-    a->replan = true;
+    edges_on_peer_left(&a->edges, overlay, node_hex);
 }
 
 static void on_sig_message(void *aux, const char *overlay, const char *from_hex,
                            const char *payload, size_t len)
 {
     struct agent *a = aux;
-    struct overlay *ov = agent_find_overlay(a, overlay);
-    if (!ov) {
-        a->sig_dropped++;
-        return;
-    }
-    edge_on_message(a, ov, from_hex, payload, len);
-}
-
-int agent_send_signal(struct agent *a, struct overlay *ov, const struct peer *p,
-                      const char *payload)
-{
-    if (!a->sig || !a->xmpp_connected)
-        return ENOTCONN;
-    return sig_session_send(a->sig, ov->cfg->name, p->hex, payload);
+    edges_on_message(&a->edges, overlay, from_hex, payload, len);
 }
 
 /* ---- helpers ---------------------------------------------------------- */
 
-int agent_helper_send(struct helper *h, const char *cmd, json_t *args,
-                      ctl_reply_fn *reply, void *aux)
-{
-    if (h->state != HELPER_READY || !h->ctl) {
-        if (reply) {
-            struct ctl_msg m = { .kind = CTL_MSG_RESPONSE, .ok = false,
-                                 .error = "helper not running" };
-            reply(aux, &m);
-        }
-        return ENOTCONN;
-    }
-    return ctl_client_send(h->ctl, cmd, args, reply, aux);
-}
-
-static void on_node_info(void *aux, const struct ctl_msg *m)
-{
-    struct agent *a = aux;
-    const char *fpr = m->ok ? json_string_value(json_object_get(m->body, "fingerprint")) : NULL;
-    if (!fpr || strlen(fpr) >= sizeof a->fingerprint) {
-        log_error("agent", "evio-tincan node/info: %s", m->ok ? "no fingerprint" : m->error);
-        return;
-    }
-    snprintf(a->fingerprint, sizeof a->fingerprint, "%s", fpr);
-    log_info("agent", "datapath certificate fingerprint %s", a->fingerprint);
-    a->replan = true;
-}
-
 static void on_tincan_event(void *aux, const struct ctl_msg *m)
 {
-    edge_on_tincan_event(aux, m);
+    struct agent *a = aux;
+    edges_on_tincan_event(&a->edges, m);
 }
 
 static void on_switchctl_event(void *aux, const struct ctl_msg *m)
 {
-    edge_on_switchctl_event(aux, m);
+    struct agent *a = aux;
+    edges_on_switchctl_event(&a->edges, m);
 }
 
 static void on_helper_ready(void *aux, struct helper *h, bool ready)
@@ -178,20 +102,14 @@ static void on_helper_ready(void *aux, struct helper *h, bool ready)
     if (a->stopping)
         return;
     if (h == &a->tincan) {
-        if (ready) {
+        if (ready)
             ctl_client_set_event_cb(h->ctl, on_tincan_event, a);
-            agent_helper_send(h, "subscribe", NULL, NULL, NULL);
-            agent_helper_send(h, "node/info", NULL, on_node_info, a);
-        }
-        edge_on_tincan_ready(a, ready);
+        edges_on_tincan_ready(&a->edges, ready);
     } else {
-        if (ready) {
+        if (ready)
             ctl_client_set_event_cb(h->ctl, on_switchctl_event, a);
-            agent_helper_send(h, "subscribe", NULL, NULL, NULL);
-        }
-        edge_on_switchctl_ready(a, ready);
+        edges_on_switchctl_ready(&a->edges, ready);
     }
-    a->replan = true;
 }
 
 /* ---- readiness -------------------------------------------------------- */
@@ -219,13 +137,17 @@ static bool bridge_entry_ready(const struct config_overlay *c, const struct ifad
 {
     if (!(ifa->ifa_flags & IFF_UP))
         return false;
-    if (!c->ip4)
+    if (!c->ip4 && !c->ip_auto)
         return true;
     if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET || !ifa->ifa_netmask)
         return false;
     uint32_t addr = ntohl(((const struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr);
     uint32_t mask = ntohl(((const struct sockaddr_in *)ifa->ifa_netmask)->sin_addr.s_addr);
     uint32_t want = c->prefix_len ? ~0u << (32 - c->prefix_len) : 0;
+    /* "ip": "auto": evio-switchctl sets an address of the pool only once
+     * address conflict detection has claimed it */
+    if (c->ip_auto)
+        return (addr & want) == c->pool && mask == want;
     return addr == c->ip4 && mask == want;
 }
 
@@ -245,8 +167,8 @@ static void agent_check_ready(struct agent *a, int64_t now)
         return;
     }
     bool all = true;
-    for (int i = 0; i < a->n_overlays; i++) {
-        struct overlay *ov = &a->overlays[i];
+    for (int i = 0; i < a->edges.n_overlays; i++) {
+        struct overlay *ov = &a->edges.overlays[i];
         bool ok = false;
         for (const struct ifaddrs *ifa = ifas; ifa && !ok; ifa = ifa->ifa_next)
             ok = ifa->ifa_name && !strcmp(ifa->ifa_name, ov->cfg->bridge_name)
@@ -264,8 +186,8 @@ static void agent_check_ready(struct agent *a, int64_t now)
         char status[400];
         int n = snprintf(status, sizeof status, "ready after %lld ms:",
                          (long long)(now - a->started_ms));
-        for (int i = 0; i < a->n_overlays && n > 0 && (size_t)n < sizeof status; i++) {
-            const struct config_overlay *c = a->overlays[i].cfg;
+        for (int i = 0; i < a->edges.n_overlays && n > 0 && (size_t)n < sizeof status; i++) {
+            const struct config_overlay *c = a->edges.overlays[i].cfg;
             n += snprintf(status + n, sizeof status - n, " %s %u.%u.%u.%u/%d", c->bridge_name,
                           c->ip4 >> 24, (c->ip4 >> 16) & 0xff, (c->ip4 >> 8) & 0xff,
                           c->ip4 & 0xff, c->prefix_len);
@@ -285,18 +207,9 @@ static json_t *helper_json(const struct helper *h)
                      "restarts", (int)h->restarts, "state", helper_state_name(h->state));
 }
 
-static json_t *cmd_status(void *aux, json_t *args, struct ctl_conn *c, char **err)
+/* The status, with STATS (evio-tincan's link/stats result, or NULL). */
+static json_t *status_json(struct agent *a, json_t *stats)
 {
-    struct agent *a = aux;
-
-    /* the datapath's counters, asked for now (a short synchronous call) */
-    json_t *stats = NULL;
-    char *cerr = NULL;
-    if (a->tincan.state == HELPER_READY
-        && ctl_call(a->tincan.socket_path, "link/stats", NULL, 1000, &stats, &cerr))
-        log_debug("agent", "status: link/stats: %s", cerr ? cerr : "?");
-    free(cerr);
-
     json_t *xmpp = json_object();
     char server[300];
     snprintf(server, sizeof server, "%s:%u", a->cfg->xmpp_host, a->cfg->xmpp_port);
@@ -317,26 +230,61 @@ static json_t *cmd_status(void *aux, json_t *args, struct ctl_conn *c, char **er
                                       "bounced", (json_int_t)st.bounced,
                                       "reconnects", (json_int_t)st.reconnects,
                                       "peers", (json_int_t)st.peers,
-                                      "refused_payloads", (json_int_t)a->sig_dropped));
+                                      "refused_payloads", (json_int_t)a->edges.sig_refused));
     }
 
+    int64_t now = monotonic_ms();
     json_t *overlays = json_array();
-    for (int i = 0; i < a->n_overlays; i++) {
-        json_t *ov = edge_status(a, &a->overlays[i], stats);
-        json_object_set_new(ov, "bridge_ready", json_boolean(a->overlays[i].bridge_ready));
+    for (int i = 0; i < a->edges.n_overlays; i++) {
+        const struct overlay *o = &a->edges.overlays[i];
+        json_t *ov = report_overlay_status(o, stats, now);
+        json_object_set_new(ov, "bridge_ready", json_boolean(o->bridge_ready));
         json_array_append_new(overlays, ov);
     }
     /* the STUN/TURN servers as the datapath sees them (probed there) */
     json_t *servers = json_object_get(stats, "servers");
     servers = json_is_array(servers) ? json_incref(servers) : json_array();
-    json_decref(stats);
 
     /* ready_after_ms: from start to the first time every bridge was ready */
     json_t *after = a->ready_ms ? json_integer(a->ready_ms - a->started_ms) : json_null();
-    return json_pack("{ss ss ss sb so so s[oo] so so}", "node_id", a->self_hex, "session",
-                     a->session, "fingerprint", a->fingerprint, "ready", a->ready,
+    return json_pack("{ss ss ss sb so so s[oo] so so sI}", "node_id", a->self_hex, "session",
+                     a->session, "fingerprint", a->edges.fingerprint, "ready", a->ready,
                      "ready_after_ms", after, "xmpp", xmpp, "helpers", helper_json(&a->tincan),
-                     helper_json(&a->switchctl), "overlays", overlays, "servers", servers);
+                     helper_json(&a->switchctl), "overlays", overlays, "servers", servers,
+                     "orphan_links_removed", (json_int_t)a->edges.orphans_removed);
+}
+
+struct status_call {
+    struct agent *a;
+    struct ctl_pending *pending;
+};
+
+static void on_status_stats(void *aux, const struct ctl_msg *m)
+{
+    struct status_call *sc = aux;
+    if (!m->ok)
+        log_debug("agent", "status: link/stats: %s", m->error ? m->error : "?");
+    json_t *st = status_json(sc->a, m->ok ? m->body : NULL);
+    ctl_pending_reply(sc->pending, st, st ? NULL : "out of memory");
+    json_decref(st);
+    free(sc);
+}
+
+/* status: answered once evio-tincan's counters are in (asked for now, never
+ * waited for in the loop), or at once without them when it is not running */
+static json_t *cmd_status(void *aux, json_t *args, struct ctl_conn *c, char **err)
+{
+    struct agent *a = aux;
+    if (a->tincan.state == HELPER_READY) {
+        struct status_call *sc = calloc(1, sizeof *sc);
+        if (sc && (sc->pending = ctl_conn_defer(c))) {
+            sc->a = a;
+            helper_send(&a->tincan, CTL_CMD_LINK_STATS, NULL, on_status_stats, sc);
+            return NULL;
+        }
+        free(sc);
+    }
+    return status_json(a, NULL);
 }
 
 /* topology [overlay]: each overlay's ring, planned edges and edges */
@@ -345,9 +293,11 @@ static json_t *cmd_topology(void *aux, json_t *args, struct ctl_conn *c, char **
     struct agent *a = aux;
     const char *name = json_string_value(json_object_get(args, "overlay"));
     json_t *overlays = json_array();
-    for (int i = 0; i < a->n_overlays; i++)
-        if (!name || !strcmp(name, a->overlays[i].cfg->name))
-            json_array_append_new(overlays, edge_topology(a, &a->overlays[i]));
+    int64_t now = monotonic_ms();
+    for (int i = 0; i < a->edges.n_overlays; i++)
+        if (!name || !strcmp(name, a->edges.overlays[i].cfg->name))
+            json_array_append_new(overlays, report_overlay_topology(&a->edges.overlays[i],
+                                                                    a->self_hex, now));
     if (name && !json_array_size(overlays)) {
         json_decref(overlays);
         *err = strdup("no such overlay");
@@ -357,6 +307,33 @@ static json_t *cmd_topology(void *aux, json_t *args, struct ctl_conn *c, char **
 }
 
 /* ---- the loop --------------------------------------------------------- */
+
+/* One poll() set: each module adds its fds with the function that runs
+ * them, and lowers the deadline to its own. */
+typedef void poll_run_fn(struct agent *, short revents, int64_t now);
+
+#define AGENT_MAX_FDS 8
+
+struct agent_poll {
+    struct pollfd fds[AGENT_MAX_FDS];
+    poll_run_fn *run[AGENT_MAX_FDS];
+    int n;
+    int64_t deadline;               /* -1: none */
+};
+
+static void poll_add(struct agent_poll *ps, int fd, short events, poll_run_fn *run)
+{
+    if (fd < 0 || ps->n >= AGENT_MAX_FDS)
+        return;
+    ps->fds[ps->n] = (struct pollfd){ fd, events, 0 };
+    ps->run[ps->n++] = run;
+}
+
+static void poll_until(struct agent_poll *ps, int64_t t)
+{
+    if (t >= 0 && (ps->deadline < 0 || t < ps->deadline))
+        ps->deadline = t;
+}
 
 static void reap_children(struct agent *a, int64_t now)
 {
@@ -369,43 +346,96 @@ static void reap_children(struct agent *a, int64_t now)
     }
 }
 
-static void run_helper_conn(struct agent *a, struct helper *h, short revents, int64_t now)
+static void run_signals(struct agent *a, short revents, int64_t now)
 {
-    if (!h->ctl || !revents)
+    struct signalfd_siginfo si;
+    while (read(a->sigfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGCHLD) {
+            reap_children(a, now);
+        } else if (si.ssi_signo != SIGHUP) {
+            log_info("agent", "signal %d: shutting down", (int)si.ssi_signo);
+            a->stopping = true;
+        }
+    }
+}
+
+static void run_ctl(struct agent *a, short revents, int64_t now)
+{
+    ctl_server_run(a->ctl);
+}
+
+static void run_helper_conn(struct helper *h, int64_t now)
+{
+    if (!h->ctl)
         return;
     int error = ctl_client_run(h->ctl);
     if (error)
         helper_conn_lost(h, error == EPIPE ? "closed" : strerror(error), now);
 }
 
-static int64_t min_deadline(int64_t a, int64_t b)
+static void run_tincan(struct agent *a, short revents, int64_t now)
 {
-    if (a < 0)
-        return b;
-    if (b < 0)
-        return a;
-    return a < b ? a : b;
+    run_helper_conn(&a->tincan, now);
 }
 
-int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_exe)
+static void run_switchctl(struct agent *a, short revents, int64_t now)
 {
-    struct agent *a = calloc(1, sizeof *a);
-    if (!a)
-        return 1;
-    a->cfg = cfg;
-    int rc = 1, sigfd = -1;
+    run_helper_conn(&a->switchctl, now);
+}
 
+static void run_nothing(struct agent *a, short revents, int64_t now)
+{
+    /* the XMPP session runs on every iteration (agent_run_once) */
+}
+
+/* What every module waits for. */
+static void agent_wait(struct agent *a, struct agent_poll *ps, int64_t now)
+{
+    ps->n = 0;
+    ps->deadline = -1;
+    poll_add(ps, a->sigfd, POLLIN, run_signals);
+    poll_add(ps, ctl_server_fd(a->ctl), POLLIN, run_ctl);
+    if (a->tincan.ctl)
+        poll_add(ps, ctl_client_fd(a->tincan.ctl),
+                 POLLIN | (ctl_client_want_write(a->tincan.ctl) ? POLLOUT : 0), run_tincan);
+    if (a->switchctl.ctl)
+        poll_add(ps, ctl_client_fd(a->switchctl.ctl),
+                 POLLIN | (ctl_client_want_write(a->switchctl.ctl) ? POLLOUT : 0), run_switchctl);
+    poll_add(ps, sig_session_fd(a->sig), POLLIN, run_nothing);
+    poll_until(ps, now + sig_session_timeout_ms(a->sig));
+    poll_until(ps, helper_next_deadline(&a->tincan));
+    poll_until(ps, helper_next_deadline(&a->switchctl));
+    poll_until(ps, edges_next_deadline(&a->edges, now));
+    poll_until(ps, a->ready_check_ms);
+}
+
+/* Runs every module once: those whose fds are ready, then the timers. */
+static void agent_run_once(struct agent *a, struct agent_poll *ps, int64_t now)
+{
+    for (int i = 0; i < ps->n; i++)
+        if (ps->fds[i].revents)
+            ps->run[i](a, ps->fds[i].revents, now);
+    sig_session_run(a->sig);   /* also drives its timers and reconnects */
+    helper_run(&a->tincan, now);
+    helper_run(&a->switchctl, now);
+    edges_run(&a->edges, now);
+    agent_check_ready(a, now);
+}
+
+/* Sets up everything but the loop. Returns 0 or 1 (logged). */
+static int agent_start(struct agent *a, const char *tincan_exe, const char *switchctl_exe)
+{
+    struct config *cfg = a->cfg;
     char *err = NULL;
     if (cfg->node_id) {
         nodeid_parse(cfg->node_id, &a->self);
     } else if (nodeid_load_or_create(cfg->state_dir, &a->self, &err)) {
         log_error("agent", "node id: %s", err ? err : "failed");
         free(err);
-        free(a);
         return 1;
     }
     nodeid_format(&a->self, a->self_hex);
-    uint8_t sess[SESSION_LEN / 2];
+    uint8_t sess[SESSION_HEX / 2];
     if (getrandom(sess, sizeof sess, 0) != (ssize_t)sizeof sess)
         memset(sess, 0, sizeof sess);
     for (size_t i = 0; i < sizeof sess; i++)
@@ -419,14 +449,16 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
         unsetenv("NOTIFY_SOCKET");
     }
 
-    for (int i = 0; i < cfg->n_overlays; i++) {
-        a->overlays[i].cfg = &cfg->overlays[i];
-        a->overlays[i].index = i;
-        a->n_overlays = i + 1;
-        if (edge_overlay_init(a, &a->overlays[i])) {
-            log_error("agent", "out of memory");
-            goto out;
-        }
+    char tsock[4200], ssock[4200], sock[4200];
+    snprintf(tsock, sizeof tsock, "%s/%s", cfg->run_dir, CTL_SOCK_TINCAN);
+    snprintf(ssock, sizeof ssock, "%s/%s", cfg->run_dir, CTL_SOCK_SWITCHCTL);
+    snprintf(sock, sizeof sock, "%s/%s", cfg->run_dir, CTL_SOCK_EVIO);
+    helper_init(&a->tincan, "evio-tincan", tincan_exe, cfg->path, tsock, on_helper_ready, a);
+    helper_init(&a->switchctl, "evio-switchctl", switchctl_exe, cfg->path, ssock,
+                on_helper_ready, a);
+    if (edges_init(&a->edges, cfg, &a->self, a->session, &a->tincan, &a->switchctl)) {
+        log_error("agent", "out of memory");
+        return 1;
     }
 
     sigset_t mask;
@@ -437,24 +469,16 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
     sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
-    sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    a->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
-    char sock[4200];
-    snprintf(sock, sizeof sock, "%s/evio.sock", cfg->run_dir);
     int error = ctl_server_open(sock, &a->ctl);
     if (error) {
         log_error("agent", "control socket %s: %s", sock, strerror(error));
-        goto out;
+        return 1;
     }
-    ctl_server_register(a->ctl, "status", "", cmd_status, a);
-    ctl_server_register(a->ctl, "topology", "[overlay]", cmd_topology, a);
+    ctl_server_register(a->ctl, CTL_CMD_STATUS, "", cmd_status, a);
+    ctl_server_register(a->ctl, CTL_CMD_TOPOLOGY, "[overlay]", cmd_topology, a);
 
-    char tsock[4200], ssock[4200];
-    snprintf(tsock, sizeof tsock, "%s/tincan.sock", cfg->run_dir);
-    snprintf(ssock, sizeof ssock, "%s/switchctl.sock", cfg->run_dir);
-    helper_init(&a->tincan, "evio-tincan", tincan_exe, cfg->path, tsock, on_helper_ready, a);
-    helper_init(&a->switchctl, "evio-switchctl", switchctl_exe, cfg->path, ssock,
-                on_helper_ready, a);
     int64_t now = monotonic_ms();
     helper_start(&a->tincan, now);
     helper_start(&a->switchctl, now);
@@ -469,96 +493,52 @@ int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_
     error = sig_session_create(cfg, a->self_hex, a->session, &cbs, a, &a->sig);
     if (error) {
         log_error("agent", "signalling: %s", strerror(error));
-        goto out;
+        return 1;
     }
+    edges_set_sig(&a->edges, a->sig);
+    return 0;
+}
 
-    while (!a->stopping) {
-        struct pollfd pfd[5];
-        int n = 0;
-        pfd[n++] = (struct pollfd){ sigfd, POLLIN, 0 };
-        pfd[n++] = (struct pollfd){ ctl_server_fd(a->ctl), POLLIN, 0 };
-        int ti = -1, si = -1, xi = -1;
-        struct helper *hs[2] = { &a->tincan, &a->switchctl };
-        for (int k = 0; k < 2; k++) {
-            if (!hs[k]->ctl)
-                continue;
-            *(k ? &si : &ti) = n;
-            pfd[n++] = (struct pollfd){ ctl_client_fd(hs[k]->ctl),
-                                        POLLIN | (ctl_client_want_write(hs[k]->ctl) ? POLLOUT : 0), 0 };
-        }
-        int xfd = sig_session_fd(a->sig);
-        if (xfd >= 0) {
-            xi = n;
-            pfd[n++] = (struct pollfd){ xfd, POLLIN, 0 };
-        }
-
-        now = monotonic_ms();
-        int64_t deadline = min_deadline(helper_next_deadline(&a->tincan),
-                                        helper_next_deadline(&a->switchctl));
-        deadline = min_deadline(deadline, edge_next_deadline(a));
-        deadline = min_deadline(deadline, a->ready_check_ms);
-        int timeout = sig_session_timeout_ms(a->sig);
-        if (a->replan)
-            timeout = 0;
-        if (deadline >= 0 && deadline - now < timeout)
-            timeout = deadline <= now ? 0 : (int)(deadline - now);
-
-        if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
-            log_error("agent", "poll: %s", strerror(errno));
-            break;
-        }
-        now = monotonic_ms();
-
-        if (pfd[0].revents) {
-            struct signalfd_siginfo si_info;
-            while (read(sigfd, &si_info, sizeof si_info) == sizeof si_info) {
-                if (si_info.ssi_signo == SIGCHLD) {
-                    reap_children(a, now);
-                } else if (si_info.ssi_signo != SIGHUP) {
-                    log_info("agent", "signal %d: shutting down", (int)si_info.ssi_signo);
-                    a->stopping = true;
-                }
-            }
-        }
-        if (pfd[1].revents)
-            ctl_server_run(a->ctl);
-        if (ti >= 0)
-            run_helper_conn(a, &a->tincan, pfd[ti].revents, now);
-        if (si >= 0)
-            run_helper_conn(a, &a->switchctl, pfd[si].revents, now);
-        (void)xi;
-        sig_session_run(a->sig);   /* also drives its timers and reconnects */
-
-        helper_run(&a->tincan, now);
-        helper_run(&a->switchctl, now);
-        a->replan = false;
-        edge_plan(a, now);
-        agent_check_ready(a, now);
-    }
-    rc = 0;
-
-out:
+static void agent_stop(struct agent *a)
+{
     agent_notify(a, "STOPPING=1", "shutting down");
-    /* helpers first: their disconnect callbacks still look at the peers */
+    /* helpers first: their disconnect callbacks still look at the edges */
     a->stopping = true;
     if (a->tincan.exe)
         helper_destroy(&a->tincan);
     if (a->switchctl.exe)
         helper_destroy(&a->switchctl);
-    for (int i = 0; i < a->n_overlays; i++) {
-        for (size_t j = 0; j < a->overlays[i].n_peers; j++) {
-            json_decref(a->overlays[i].peers[j].edge.remote_creds);
-            json_decref(a->overlays[i].peers[j].edge.pending_cands);
-            json_decref(a->overlays[i].peers[j].edge.local_cands);
-        }
-        free(a->overlays[i].peers);
-        edge_overlay_free(&a->overlays[i]);
-    }
+    edges_free(&a->edges);
     sig_session_destroy(a->sig);
     ctl_server_close(a->ctl);
-    if (sigfd >= 0)
-        close(sigfd);
+    if (a->sigfd >= 0)
+        close(a->sigfd);
     free(a->notify_socket);
+}
+
+int agent_run(struct config *cfg, const char *tincan_exe, const char *switchctl_exe)
+{
+    struct agent *a = calloc(1, sizeof *a);
+    if (!a)
+        return 1;
+    a->cfg = cfg;
+    a->sigfd = -1;
+    int rc = agent_start(a, tincan_exe, switchctl_exe);
+    struct agent_poll ps;
+    while (!rc && !a->stopping) {
+        int64_t now = monotonic_ms();
+        agent_wait(a, &ps, now);
+        int timeout = ps.deadline < 0 ? 1000
+                      : ps.deadline <= now ? 0
+                      : ps.deadline - now > 1000 ? 1000 : (int)(ps.deadline - now);
+        if (poll(ps.fds, ps.n, timeout) < 0 && errno != EINTR) {
+            log_error("agent", "poll: %s", strerror(errno));
+            rc = 1;
+            break;
+        }
+        agent_run_once(a, &ps, monotonic_ms());
+    }
+    agent_stop(a);
     free(a);
     return rc;
 }

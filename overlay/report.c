@@ -1,0 +1,134 @@
+/* Status and topology as JSON (see report.h). */
+#include "report.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static json_t *find_stats(json_t *tincan_stats, const char *link_id)
+{
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(tincan_stats, "links"), i, l) {
+        const char *id = json_string_value(json_object_get(l, "link_id"));
+        if (id && !strcmp(id, link_id))
+            return l;
+    }
+    return NULL;
+}
+
+/* What an edge is for, from our side: our own reason when we want it,
+ * "incoming" when only the peer does. */
+static const char *edge_role(const struct edge *e)
+{
+    if (e->local_want)
+        return edge_type_name(e->local_type);
+    return e->remote_want ? "incoming" : "unwanted";
+}
+
+static json_t *counters_json(const struct neg *neg)
+{
+    const struct neg_counters *c = neg_counters(neg);
+    return json_pack("{sI sI sI sI sI sI sI sI sI sI sI sI sI}",
+                     "full", (json_int_t)c->refused_full,
+                     "links", (json_int_t)c->refused_links,
+                     "not_neighbour", (json_int_t)c->refused_not_neighbour,
+                     "busy", (json_int_t)c->refused_busy,
+                     "collisions", (json_int_t)c->collisions,
+                     "rate_limited", (json_int_t)c->rate_limited,
+                     "cands_dropped", (json_int_t)c->cands_dropped,
+                     "peers_refused", (json_int_t)c->peers_refused,
+                     "peers_evicted", (json_int_t)c->peers_evicted,
+                     "stale", (json_int_t)c->stale,
+                     "links_created", (json_int_t)c->links_created,
+                     "links_removed", (json_int_t)c->links_removed,
+                     "failures", (json_int_t)c->failures);
+}
+
+json_t *report_overlay_status(const struct overlay *ov, json_t *tincan_stats, int64_t now)
+{
+    char ip[64] = "";
+    uint32_t v = ov->cfg->ip4;
+    if (v)
+        snprintf(ip, sizeof ip, "%u.%u.%u.%u/%d", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
+                 v & 255, ov->cfg->prefix_len);
+    json_t *peers = json_array(), *links = json_array();
+    const struct peer_table *t = neg_peers(ov->neg);
+    for (size_t j = 0; j < t->n; j++) {
+        const struct peer *p = t->peers[j];
+        const struct edge *e = &p->edge;
+        json_array_append_new(peers, json_pack("{ss ss ss}", "node_id", p->hex, "state",
+                                               p->present ? "present" : "absent", "edge",
+                                               edge_state_name(e->state)));
+        if (e->state == EDGE_IDLE)
+            continue;
+        json_t *l = json_pack("{ss ss ss ss sb sI}", "peer", p->hex, "state",
+                              edge_state_name(e->state), "edge_type", edge_role(e),
+                              "link_id", e->link_id, "initiator", e->initiator, "state_age_s",
+                              (json_int_t)((now - e->state_since_ms) / 1000));
+        if (e->last_error[0])
+            json_object_set_new(l, "last_error", json_string(e->last_error));
+        json_t *st = e->link_created ? find_stats(tincan_stats, e->link_id) : NULL;
+        static const char *const copy[] = { "local_type", "remote_type", "local_addr",
+                                            "remote_addr", "pair_since_s",
+                                            "pair_changes", "path", "tx_bytes", "rx_bytes", "tx_frames",
+                                            "rx_frames", "drop_oversize", "drop_tap",
+                                            "drop_decrypt", "age_s", "up_s", "reason", "mac" };
+        for (size_t k = 0; st && k < sizeof copy / sizeof *copy; k++) {
+            json_t *val = json_object_get(st, copy[k]);
+            if (val)
+                json_object_set(l, copy[k], val);
+        }
+        if (st && json_object_get(st, "state"))
+            json_object_set(l, "link_state", json_object_get(st, "state"));
+        json_array_append_new(links, l);
+    }
+    return json_pack("{ss ss ss so so so s{si si}}", "name", ov->cfg->name, "bridge",
+                     ov->cfg->bridge_name, "ip", ip, "peers", peers, "links", links,
+                     "refusals", counters_json(ov->neg), "budgets", "links",
+                     neg_links(ov->neg), "peers", (int)t->n);
+}
+
+json_t *report_overlay_topology(const struct overlay *ov, const char *self_hex, int64_t now)
+{
+    const struct topology_plan *plan = neg_plan(ov->neg);
+    const struct topo_ring *r = neg_ring(ov->neg);
+    const struct peer_table *t = neg_peers(ov->neg);
+    json_t *ring = json_array(), *planned = json_array(), *edges = json_array();
+    struct nodeid self;
+    nodeid_parse(self_hex, &self);
+
+    /* the ring as we know it, clockwise from ourselves */
+    size_t start = topo_ring_rank(r, &self);
+    for (size_t k = 0; k < r->n; k++) {
+        char hex[NODEID_HEX_LEN + 1];
+        nodeid_format(&r->ids[(start + k) % r->n], hex);
+        json_array_append_new(ring, json_string(hex));
+    }
+    for (size_t k = 0; k < plan->n_want; k++) {
+        char hex[NODEID_HEX_LEN + 1];
+        nodeid_format(&plan->want[k].peer, hex);
+        const struct peer *p = peer_table_find(t, &plan->want[k].peer);
+        json_array_append_new(planned, json_pack("{ss ss ss}", "peer", hex, "type",
+                                                 edge_type_name(plan->want[k].type), "edge",
+                                                 p ? edge_state_name(p->edge.state) : "idle"));
+    }
+    for (size_t j = 0; j < t->n; j++) {
+        const struct peer *p = t->peers[j];
+        const struct edge *e = &p->edge;
+        if (e->state == EDGE_IDLE)
+            continue;
+        json_t *o = json_pack("{ss ss ss sb sb sb sI}", "peer", p->hex, "type", edge_role(e),
+                              "state", edge_state_name(e->state), "initiator", e->initiator,
+                              "local_want", e->local_want, "remote_want", e->remote_want,
+                              "state_age_s", (json_int_t)((now - e->state_since_ms) / 1000));
+        if (e->remote_want)
+            json_object_set_new(o, "remote_type", json_string(edge_type_name(e->remote_type)));
+        if (e->last_error[0])
+            json_object_set_new(o, "last_error", json_string(e->last_error));
+        json_array_append_new(edges, o);
+    }
+    return json_pack("{ss ss si si si so so so}", "name", ov->cfg->name, "self", self_hex,
+                     "peers", (int)r->n, "min_successors", ov->cfg->min_successors,
+                     "long_distance", plan->n_long, "ring", ring, "planned", planned,
+                     "edges", edges);
+}
