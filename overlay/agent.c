@@ -364,23 +364,14 @@ static void run_ctl(struct agent *a, short revents, int64_t now)
     ctl_server_run(a->ctl);
 }
 
-static void run_helper_conn(struct helper *h, int64_t now)
-{
-    if (!h->ctl)
-        return;
-    int error = ctl_client_run(h->ctl);
-    if (error)
-        helper_conn_lost(h, error == EPIPE ? "closed" : strerror(error), now);
-}
-
 static void run_tincan(struct agent *a, short revents, int64_t now)
 {
-    run_helper_conn(&a->tincan, now);
+    helper_io(&a->tincan, now);
 }
 
 static void run_switchctl(struct agent *a, short revents, int64_t now)
 {
-    run_helper_conn(&a->switchctl, now);
+    helper_io(&a->switchctl, now);
 }
 
 static void run_nothing(struct agent *a, short revents, int64_t now)

@@ -73,12 +73,17 @@ static void on_link_created(void *aux, const struct ctl_msg *m)
     struct link_ref *r = aux;
     struct edges *E = r->E;
     struct overlay *ov = &E->overlays[r->overlay];
-    const char *mac = m->ok ? json_string_value(json_object_get(m->body, "mac")) : NULL;
-    const char *ufrag = m->ok ? json_string_value(json_object_get(m->body, "ufrag")) : NULL;
-    const char *pwd = m->ok ? json_string_value(json_object_get(m->body, "pwd")) : NULL;
+    struct ctl_link_created c;
+    char *err = m->ok ? ctl_link_created_decode(m->body, &c) : NULL;
+    char why[200] = "";
+    if (!m->ok)
+        snprintf(why, sizeof why, "%s", m->error ? m->error : "failed");
+    else if (err)
+        snprintf(why, sizeof why, "reply: %s", err);
+    free(err);
     int64_t now = monotonic_ms();
-    neg_on_link_created(ov->neg, r->link_id, m->ok ? NULL : m->error ? m->error : "failed",
-                        mac, ufrag, pwd, now, &E->acts);
+    neg_on_link_created(ov->neg, r->link_id, why[0] ? why : NULL, c.mac, c.ufrag, c.pwd, now,
+                        &E->acts);
     free(r);
     run_actions(E, ov, now);
 }
@@ -94,30 +99,38 @@ static void on_link_removed(void *aux, const struct ctl_msg *m)
 
 static void link_create(struct edges *E, struct overlay *ov, const struct neg_action *a)
 {
-    json_t *args = json_pack("{ss ss si sb ss}", "link_id", a->link_id, "tap", a->link_id,
-                             "mtu", ov->cfg->mtu, "controlling", a->controlling,
-                             "peer_fingerprint", a->fingerprint);
+    struct ctl_link_create c = { .mtu = ov->cfg->mtu, .controlling = a->controlling };
+    snprintf(c.link_id, sizeof c.link_id, "%s", a->link_id);
+    snprintf(c.tap, sizeof c.tap, "%s", a->link_id);
+    snprintf(c.peer_fingerprint, sizeof c.peer_fingerprint, "%s", a->fingerprint);
+    json_t *args = ctl_link_create_encode(&c);
     struct link_ref *r = link_ref(E, ov, a->link_id);
-    if (!args || !r || helper_send(E->tincan, CTL_CMD_LINK_CREATE, args, on_link_created, r)) {
-        /* helper_send calls the reply with an error whenever it refuses;
-         * only a failed allocation lands here */
-        if (!r || !args)
-            log_error("edge", "%s: link/create %s: out of memory", ov->cfg->name, a->link_id);
+    if (args && r) {
+        /* whatever it returns, helper_send answers on_link_created once */
+        helper_send(E->tincan, CTL_CMD_LINK_CREATE, args, on_link_created, r);
+    } else {
+        /* the link stays asked for: its edge times out and removes it */
+        log_error("edge", "%s: link/create %s: out of memory", ov->cfg->name, a->link_id);
+        free(r);
     }
     json_decref(args);
 }
 
 static void link_remote(struct edges *E, const struct neg_action *a)
 {
-    json_t *args;
+    struct ctl_link_remote *c = calloc(1, sizeof *c);     /* 33 KB: not on the stack */
+    if (!c)
+        return;
+    snprintf(c->link_id, sizeof c->link_id, "%s", a->link_id);
     if (a->type == NEG_ACT_LINK_CREDS) {
-        args = json_pack("{ss ss ss}", "link_id", a->link_id, "ufrag", a->ufrag, "pwd", a->pwd);
-    } else {
-        json_t *cands = json_array();
-        for (int i = 0; i < a->n_cands; i++)
-            json_array_append_new(cands, json_string(a->cands[i]));
-        args = json_pack("{ss so}", "link_id", a->link_id, "candidates", cands);
+        c->has_creds = true;
+        snprintf(c->ufrag, sizeof c->ufrag, "%s", a->ufrag);
+        snprintf(c->pwd, sizeof c->pwd, "%s", a->pwd);
     }
+    for (int i = 0; a->type == NEG_ACT_LINK_CANDS && i < a->n_cands; i++)
+        snprintf(c->cands[c->n_cands++], sizeof c->cands[0], "%s", a->cands[i]);
+    json_t *args = ctl_link_remote_encode(c);
+    free(c);
     if (args)
         helper_send(E->tincan, CTL_CMD_LINK_REMOTE, args, NULL, NULL);
     json_decref(args);
@@ -125,7 +138,9 @@ static void link_remote(struct edges *E, const struct neg_action *a)
 
 static void link_remove(struct edges *E, const struct overlay *ov, const char *link_id)
 {
-    json_t *args = json_pack("{ss}", "link_id", link_id);
+    struct ctl_link_ref c;
+    snprintf(c.link_id, sizeof c.link_id, "%s", link_id);
+    json_t *args = ctl_link_ref_encode(&c);
     struct link_ref *r = link_ref(E, ov, link_id);
     if (args && r)
         helper_send(E->tincan, CTL_CMD_LINK_REMOVE, args, on_link_removed, r);
@@ -200,17 +215,23 @@ static void sync_ports(struct edges *E, struct overlay *ov, int64_t now)
     if (!ov->ports_dirty || ov->ports_syncing || now < ov->ports_retry_ms
         || E->switchctl->state != HELPER_READY)
         return;
-    json_t *ports = json_array();
     const struct peer_table *t = neg_peers(ov->neg);
+    struct ctl_port_sync ps = { .ports = calloc(t->n + 1, sizeof *ps.ports) };
+    if (!ps.ports)
+        return;
+    snprintf(ps.overlay, sizeof ps.overlay, "%s", ov->cfg->name);
+    snprintf(ps.self, sizeof ps.self, "%s", E->self_hex);
     for (size_t j = 0; j < t->n; j++) {
         const struct peer *p = t->peers[j];
-        if (p->edge.link_created)
-            json_array_append_new(ports, json_pack("{ss ss sb}", "port", p->edge.link_id,
-                                                   "peer", p->hex, "up",
-                                                   p->edge.state == EDGE_CONNECTED));
+        if (!p->edge.link_created)
+            continue;
+        struct ctl_port_sync_entry *pe = &ps.ports[ps.n_ports++];
+        snprintf(pe->port, sizeof pe->port, "%s", p->edge.link_id);
+        snprintf(pe->peer, sizeof pe->peer, "%s", p->hex);
+        pe->up = p->edge.state == EDGE_CONNECTED;
     }
-    json_t *args = json_pack("{ss ss so}", "overlay", ov->cfg->name, "self", E->self_hex,
-                             "ports", ports);
+    json_t *args = ctl_port_sync_encode(&ps);
+    free(ps.ports);
     struct link_ref *r = link_ref(E, ov, "");
     if (!args || !r) {
         free(r);
@@ -229,16 +250,15 @@ static void on_link_list(void *aux, const struct ctl_msg *m)
 {
     struct edges *E = aux;
     E->reconciling = false;
-    if (!m->ok) {
-        log_debug("edge", "link/list: %s", m->error ? m->error : "?");
+    struct ctl_link_list list = { 0 };
+    char *err = m->ok ? ctl_link_list_decode(m->body, &list) : NULL;
+    if (!m->ok || err) {
+        log_debug("edge", "link/list: %s", err ? err : m->error ? m->error : "?");
+        free(err);
         return;
     }
-    size_t i;
-    json_t *l;
-    json_array_foreach(json_object_get(m->body, "links"), i, l) {
-        const char *id = json_string_value(json_object_get(l, "link_id"));
-        if (!id)
-            continue;
+    for (size_t i = 0; i < list.n_links; i++) {
+        const char *id = list.links[i].link_id;
         bool owned = false;
         for (int k = 0; k < E->n_overlays && !owned; k++)
             owned = neg_owns_link(E->overlays[k].neg, id);
@@ -250,6 +270,7 @@ static void on_link_list(void *aux, const struct ctl_msg *m)
         E->orphans_removed++;
         link_remove(E, &E->overlays[0], id);
     }
+    ctl_link_list_free(&list);
 }
 
 static void reconcile(struct edges *E, int64_t now)
@@ -336,13 +357,14 @@ void edges_on_message(struct edges *E, const char *overlay, const char *from_hex
 static void on_node_info(void *aux, const struct ctl_msg *m)
 {
     struct edges *E = aux;
-    const char *fpr = m->ok ? json_string_value(json_object_get(m->body, "fingerprint")) : NULL;
-    if (!fpr || !ctl_fpr_valid(fpr)) {
-        log_error("edge", "evio-tincan node/info: %s",
-                  m->ok ? "no valid fingerprint" : m->error ? m->error : "failed");
+    struct ctl_node_info info;
+    char *err = m->ok ? ctl_node_info_decode(m->body, &info) : NULL;
+    if (!m->ok || err) {
+        log_error("edge", "evio-tincan node/info: %s", err ? err : m->error ? m->error : "failed");
+        free(err);
         return;
     }
-    snprintf(E->fingerprint, sizeof E->fingerprint, "%s", fpr);
+    snprintf(E->fingerprint, sizeof E->fingerprint, "%s", info.fingerprint);
     log_info("edge", "datapath certificate fingerprint %s", E->fingerprint);
     int64_t now = monotonic_ms();
     for (int i = 0; i < E->n_overlays; i++) {
@@ -371,9 +393,22 @@ void edges_on_tincan_ready(struct edges *E, bool ready)
 
 void edges_on_tincan_event(struct edges *E, const struct ctl_msg *m)
 {
-    const char *link_id = json_string_value(json_object_get(m->body, "link_id"));
-    if (!link_id || !m->name)
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(60, 5);
+    if (!m->name)
         return;
+    struct ctl_link_candidate cand;
+    struct ctl_link_state_ev st;
+    bool is_cand = !strcmp(m->name, CTL_EV_LINK_CANDIDATE);
+    if (!is_cand && strcmp(m->name, CTL_EV_LINK_STATE))
+        return;                     /* gathering_done: nothing to do */
+    char *err = is_cand ? ctl_link_candidate_decode(m->body, &cand)
+                        : ctl_link_state_ev_decode(m->body, &st);
+    if (err) {
+        log_warn_rl(&rl, "edge", "evio-tincan %s dropped: %s", m->name, err);
+        free(err);
+        return;
+    }
+    const char *link_id = is_cand ? cand.link_id : st.link_id;
     struct overlay *ov = NULL;
     for (int i = 0; i < E->n_overlays && !ov; i++)
         if (neg_owns_link(E->overlays[i].neg, link_id))
@@ -381,18 +416,12 @@ void edges_on_tincan_event(struct edges *E, const struct ctl_msg *m)
     if (!ov)
         return;
     int64_t now = monotonic_ms();
-    if (!strcmp(m->name, CTL_EV_LINK_CANDIDATE)) {
-        const char *cand = json_string_value(json_object_get(m->body, "candidate"));
-        if (cand)
-            neg_on_local_cand(ov->neg, link_id, cand, now, &E->acts);
-    } else if (!strcmp(m->name, CTL_EV_LINK_STATE)) {
-        const char *state = json_string_value(json_object_get(m->body, "state"));
-        const char *reason = json_string_value(json_object_get(m->body, "reason"));
-        if (state && !strcmp(state, "up"))
-            neg_on_link_state(ov->neg, link_id, true, NULL, now, &E->acts);
-        else if (state && !strcmp(state, "failed"))
-            neg_on_link_state(ov->neg, link_id, false, reason, now, &E->acts);
-    }
+    if (is_cand)
+        neg_on_local_cand(ov->neg, link_id, cand.candidate, now, &E->acts);
+    else if (st.state == CTL_LINK_UP)
+        neg_on_link_state(ov->neg, link_id, true, NULL, now, &E->acts);
+    else if (st.state == CTL_LINK_FAILED)
+        neg_on_link_state(ov->neg, link_id, false, st.reason, now, &E->acts);
     run_actions(E, ov, now);
 }
 
@@ -416,21 +445,23 @@ void edges_on_switchctl_event(struct edges *E, const struct ctl_msg *m)
 {
     if (!m->name || strcmp(m->name, CTL_EV_SHORTCUT_HINT))
         return;
-    const char *name = json_string_value(json_object_get(m->body, "overlay"));
-    const char *hex = json_string_value(json_object_get(m->body, "peer"));
-    struct overlay *ov = name ? edges_find_overlay(E, name) : NULL;
+    struct ctl_shortcut_hint h;
+    char *err = ctl_shortcut_hint_decode(m->body, &h);
+    struct overlay *ov = err ? NULL : edges_find_overlay(E, h.overlay);
     struct nodeid id;
-    if (!ov || !hex || !nodeid_parse(hex, &id)) {
+    if (!ov || !nodeid_parse(h.peer, &id)) {
         static struct log_ratelimit rl = LOG_RATELIMIT_INIT(5, 60);
-        log_warn_rl(&rl, "edge", "evio-switchctl: malformed shortcut/hint dropped");
+        log_warn_rl(&rl, "edge", "evio-switchctl: shortcut/hint dropped: %s",
+                    err ? err : "no such overlay");
+        free(err);
         return;
     }
+    const char *hex = h.peer;
     const struct peer *p = peer_table_find(neg_peers(ov->neg), &id);
     bool linked = p && p->edge.state != EDGE_IDLE && p->edge.state != EDGE_BACKOFF;
     if (neg_hint(ov->neg, &id, monotonic_ms()) && !linked)
         log_info("edge", "%s: traffic to %s at %lld kbit/s: asking for a shortcut",
-                 ov->cfg->name, hex,
-                 (long long)json_integer_value(json_object_get(m->body, "kbps")));
+                 ov->cfg->name, hex, h.kbps);
 }
 
 /* ---- the loop's share ------------------------------------------------------- */
