@@ -224,7 +224,8 @@ const struct ctl_link_stats *ctl_link_stats_find(const struct ctl_link_stats_rep
                                                  const char *link_id);
 
 /* link/list result: every link evio-tincan holds, so the agent can remove
- * those it does not know. LINKS is malloc'd (ctl_link_list_free). */
+ * those it does not know. The encoder reads any array of N_LINKS the caller
+ * owns; the decoder mallocs LINKS (free with ctl_link_list_free). */
 struct ctl_link_list_entry {
     char link_id[CTL_LINK_ID_MAX + 1];
     char tap[CTL_IFNAME_MAX + 1];
@@ -267,8 +268,9 @@ json_t *ctl_overlay_sel_encode(const struct ctl_overlay_sel *);
 char *ctl_overlay_sel_decode(const json_t *, struct ctl_overlay_sel *);
 
 /* port/sync args: the bridge's peer ports exactly, with the links' state
- * and this node's id for the bounded flood. PORTS is malloc'd (free with
- * ctl_port_sync_free), at most CTL_PORTS_MAX. */
+ * and this node's id for the bounded flood, at most CTL_PORTS_MAX ports.
+ * The encoder reads any array of N_PORTS the caller owns; the decoder
+ * mallocs PORTS (free with ctl_port_sync_free). */
 struct ctl_port_sync_entry {
     char port[CTL_IFNAME_MAX + 1];
     char peer[NODEID_HEX_LEN + 1];
