@@ -208,7 +208,7 @@ static json_t *helper_json(const struct helper *h)
 }
 
 /* The status, with STATS (evio-tincan's link/stats result, or NULL). */
-static json_t *status_json(struct agent *a, json_t *stats)
+static json_t *status_json(struct agent *a, const struct ctl_link_stats_reply *stats)
 {
     json_t *xmpp = json_object();
     char server[300];
@@ -242,8 +242,8 @@ static json_t *status_json(struct agent *a, json_t *stats)
         json_array_append_new(overlays, ov);
     }
     /* the STUN/TURN servers as the datapath sees them (probed there) */
-    json_t *servers = json_object_get(stats, "servers");
-    servers = json_is_array(servers) ? json_incref(servers) : json_array();
+    json_t *servers = stats && json_is_array(stats->servers) ? json_incref(stats->servers)
+                                                             : json_array();
 
     /* ready_after_ms: from start to the first time every bridge was ready */
     json_t *after = a->ready_ms ? json_integer(a->ready_ms - a->started_ms) : json_null();
@@ -262,9 +262,13 @@ struct status_call {
 static void on_status_stats(void *aux, const struct ctl_msg *m)
 {
     struct status_call *sc = aux;
-    if (!m->ok)
-        log_debug("agent", "status: link/stats: %s", m->error ? m->error : "?");
-    json_t *st = status_json(sc->a, m->ok ? m->body : NULL);
+    struct ctl_link_stats_reply stats = { 0 };
+    char *err = m->ok ? ctl_link_stats_reply_decode(m->body, &stats) : NULL;
+    if (!m->ok || err)
+        log_debug("agent", "status: link/stats: %s", err ? err : m->error ? m->error : "?");
+    free(err);
+    json_t *st = status_json(sc->a, m->ok ? &stats : NULL);
+    ctl_link_stats_reply_free(&stats);
     ctl_pending_reply(sc->pending, st, st ? NULL : "out of memory");
     json_decref(st);
     free(sc);
@@ -291,7 +295,10 @@ static json_t *cmd_status(void *aux, json_t *args, struct ctl_conn *c, char **er
 static json_t *cmd_topology(void *aux, json_t *args, struct ctl_conn *c, char **err)
 {
     struct agent *a = aux;
-    const char *name = json_string_value(json_object_get(args, "overlay"));
+    struct ctl_overlay_sel sel;
+    if ((*err = ctl_overlay_sel_decode(args, &sel)))
+        return NULL;
+    const char *name = sel.overlay[0] ? sel.overlay : NULL;
     json_t *overlays = json_array();
     int64_t now = monotonic_ms();
     for (int i = 0; i < a->edges.n_overlays; i++)

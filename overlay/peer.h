@@ -76,7 +76,7 @@ struct edge {
     int64_t state_since_ms;
     int64_t deadline_ms;            /* timeout of the current state, 0 = none */
     int failures;                   /* consecutive, for the backoff */
-    char last_error[128];
+    char last_error[200];           /* a datapath reason is up to 159 */
 };
 
 /* Frees what the edge holds (candidates) and zeroes nothing else. */

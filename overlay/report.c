@@ -1,19 +1,35 @@
 /* Status and topology as JSON (see report.h). */
 #include "report.h"
+#include "evio/ctlmsg.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static json_t *find_stats(json_t *tincan_stats, const char *link_id)
+/* The datapath's view of a link, added to its entry in status. */
+static void add_stats(json_t *l, const struct ctl_link_stats *st)
 {
-    size_t i;
-    json_t *l;
-    json_array_foreach(json_object_get(tincan_stats, "links"), i, l) {
-        const char *id = json_string_value(json_object_get(l, "link_id"));
-        if (id && !strcmp(id, link_id))
-            return l;
+    json_object_set_new(l, "link_state", json_string(ctl_link_state_name(st->state)));
+    if (st->reason[0])
+        json_object_set_new(l, "reason", json_string(st->reason));
+    json_object_set_new(l, "mac", json_string(st->mac));
+    if (st->local_type[0]) {
+        json_object_set_new(l, "local_type", json_string(st->local_type));
+        json_object_set_new(l, "remote_type", json_string(st->remote_type));
+        json_object_set_new(l, "local_addr", json_string(st->local_addr));
+        json_object_set_new(l, "remote_addr", json_string(st->remote_addr));
+        json_object_set_new(l, "pair_since_s", json_integer(st->pair_since_s));
     }
-    return NULL;
+    if (st->path[0])
+        json_object_set_new(l, "path", json_string(st->path));
+    const struct { const char *name; long long v; } n[] = {
+        { "pair_changes", st->pair_changes }, { "tx_bytes", st->tx_bytes },
+        { "rx_bytes", st->rx_bytes }, { "tx_frames", st->tx_frames },
+        { "rx_frames", st->rx_frames }, { "drop_oversize", st->drop_oversize },
+        { "drop_tap", st->drop_tap }, { "drop_decrypt", st->drop_decrypt },
+        { "age_s", st->age_s }, { "up_s", st->up_s },
+    };
+    for (size_t k = 0; k < sizeof n / sizeof *n; k++)
+        json_object_set_new(l, n[k].name, json_integer(n[k].v));
 }
 
 /* What an edge is for, from our side: our own reason when we want it,
@@ -44,7 +60,8 @@ static json_t *counters_json(const struct neg *neg)
                      "failures", (json_int_t)c->failures);
 }
 
-json_t *report_overlay_status(const struct overlay *ov, json_t *tincan_stats, int64_t now)
+json_t *report_overlay_status(const struct overlay *ov,
+                              const struct ctl_link_stats_reply *stats, int64_t now)
 {
     char ip[64] = "";
     uint32_t v = ov->cfg->ip4;
@@ -67,19 +84,10 @@ json_t *report_overlay_status(const struct overlay *ov, json_t *tincan_stats, in
                               (json_int_t)((now - e->state_since_ms) / 1000));
         if (e->last_error[0])
             json_object_set_new(l, "last_error", json_string(e->last_error));
-        json_t *st = e->link_created ? find_stats(tincan_stats, e->link_id) : NULL;
-        static const char *const copy[] = { "local_type", "remote_type", "local_addr",
-                                            "remote_addr", "pair_since_s",
-                                            "pair_changes", "path", "tx_bytes", "rx_bytes", "tx_frames",
-                                            "rx_frames", "drop_oversize", "drop_tap",
-                                            "drop_decrypt", "age_s", "up_s", "reason", "mac" };
-        for (size_t k = 0; st && k < sizeof copy / sizeof *copy; k++) {
-            json_t *val = json_object_get(st, copy[k]);
-            if (val)
-                json_object_set(l, copy[k], val);
-        }
-        if (st && json_object_get(st, "state"))
-            json_object_set(l, "link_state", json_object_get(st, "state"));
+        const struct ctl_link_stats *st =
+            e->link_created && stats ? ctl_link_stats_find(stats, e->link_id) : NULL;
+        if (st)
+            add_stats(l, st);
         json_array_append_new(links, l);
     }
     return json_pack("{ss ss ss so so so s{si si}}", "name", ov->cfg->name, "bridge",

@@ -8,9 +8,11 @@
 
 #include <jansson.h>
 
-/* TINCAN_STATS: evio-tincan's link/stats result, or NULL. Returns a new
- * reference. */
-json_t *report_overlay_status(const struct overlay *, json_t *tincan_stats, int64_t now);
+struct ctl_link_stats_reply;
+
+/* STATS: evio-tincan's link/stats result, or NULL. Returns a new reference. */
+json_t *report_overlay_status(const struct overlay *, const struct ctl_link_stats_reply *stats,
+                              int64_t now);
 json_t *report_overlay_topology(const struct overlay *, const char *self_hex, int64_t now);
 
 #endif
