@@ -163,7 +163,8 @@ void jf_key(char out[JF_KEY_MAX], const char *parent, const char *name)
                     "0123456789_-", *p))
             plain = false;
     len = (size_t)snprintf(out, JF_KEY_MAX, "%s%s", parent, *parent ? "." : "");
-    if (len >= JF_KEY_MAX)
+    /* a quoted name needs its opening quote and the terminator after it */
+    if (len + 1 >= JF_KEY_MAX)
         return;
     if (plain && strlen(name) <= JF_SHOW_MAX) {
         snprintf(out + len, JF_KEY_MAX - len, "%s", name);

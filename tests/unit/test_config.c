@@ -2,6 +2,7 @@
  * field, a minimal one gets every default, and each bad config is refused
  * with its exact one-line message. */
 #include "evio/config.h"
+#include "evio/jfield.h"
 #include "check.h"
 
 #include <stdio.h>
@@ -489,6 +490,29 @@ static void test_load(void)
     free(bad);
 }
 
+/* A key path built under a parent of any length stays inside its buffer
+ * (a parent of 190 characters plus "." once wrote one byte past it) and is
+ * terminated. */
+static void test_key_path_bound(void)
+{
+    for (size_t plen = 150; plen <= JF_KEY_MAX + 4; plen++) {
+        char parent[JF_KEY_MAX + 8];
+        memset(parent, 'p', plen);
+        parent[plen] = '\0';
+        const char *names[] = { "plain", "not plain", "quote\"d", "" };
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+            char buf[JF_KEY_MAX + 16];
+            memset(buf, 0x5a, sizeof buf);
+            jf_key(buf, parent, names[i]);
+            bool untouched = true;
+            for (size_t k = JF_KEY_MAX; k < sizeof buf; k++)
+                untouched = untouched && buf[k] == 0x5a;
+            CHECK(untouched);
+            CHECK(memchr(buf, '\0', JF_KEY_MAX) != NULL);
+        }
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/evio-test-config.XXXXXX");
@@ -504,6 +528,7 @@ int main(void)
     test_duplicate_key();
     test_password_file();
     test_load();
+    test_key_path_bound();
 
     for (int i = 0; i < n_tmp_files; i++) {
         unlink(tmp_files[i]);
