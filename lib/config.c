@@ -31,6 +31,7 @@
 struct config_ctx {
     const char *path;
     struct jf r;
+    struct config *cfg;         /* where secrets' sources are noted (perm.c checks them) */
 };
 
 /* ---- value rules ------------------------------------------------------- */
@@ -342,10 +343,17 @@ static bool config_password(struct config_ctx *c, const struct jf_obj *s, char *
         if (!jf_is_plain_string(pw) || json_string_length(pw) == 0)
             return jf_expected(&c->r, key, "non-empty string", pw, true);
         *out = strdup(json_string_value(pw));
+        c->cfg->inline_secrets = true;
         return *out ? true : jf_oom(&c->r);
     }
     if (!jf_is_plain_string(file) || json_string_length(file) == 0)
         return jf_expected(&c->r, fkey, "non-empty path", file, false);
+    if (c->cfg->n_secret_files < CONFIG_MAX_SECRET_FILES) {
+        char *f = strdup(json_string_value(file));
+        if (!f)
+            return jf_oom(&c->r);
+        c->cfg->secret_files[c->cfg->n_secret_files++] = f;
+    }
     return config_read_secret(c, fkey, json_string_value(file), out);
 }
 
@@ -354,7 +362,8 @@ static bool config_password(struct config_ctx *c, const struct jf_obj *s, char *
 static bool config_node(struct config_ctx *c, const struct jf_obj *top,
                         struct config *cfg)
 {
-    static const char *const keys[] = { "id", "state_dir", "run_dir", "log_level", NULL };
+    static const char *const keys[] = { "id", "state_dir", "run_dir", "log_level",
+                                        "strict_modes", NULL };
     struct jf_obj s;
 
     return config_section(c, top, "node", false, &s, keys)
@@ -362,7 +371,8 @@ static bool config_node(struct config_ctx *c, const struct jf_obj *top,
         && config_string(c, &s, "state_dir", &config_rule_abs_path, "/var/lib/evio",
                          &cfg->state_dir)
         && config_string(c, &s, "run_dir", &config_rule_abs_path, "/run/evio", &cfg->run_dir)
-        && config_string(c, &s, "log_level", &config_rule_level, "info", &cfg->log_level);
+        && config_string(c, &s, "log_level", &config_rule_level, "info", &cfg->log_level)
+        && jf_bool(&c->r, &s, "strict_modes", false, true, &cfg->strict_modes);
 }
 
 static bool config_xmpp(struct config_ctx *c, const struct jf_obj *top,
@@ -759,7 +769,7 @@ static int config_parse_buf(const char *text, size_t len, const char *path,
     static const char *const top_keys[] = { "node", "xmpp", "stun", "turn", "ice", "link", "ovs",
                                             "overlays", NULL };
     struct config_ctx c = { .path = path ? path : "(config)",
-                          .r.missing = "required key missing" };
+                          .r.missing = "required key missing", .cfg = cfg };
     struct jf_obj top = { .path = "" };
     json_error_t je;
 
@@ -846,6 +856,8 @@ void config_free(struct config *cfg)
     free(cfg->node_id);
     free(cfg->state_dir);
     free(cfg->run_dir);
+    for (int i = 0; i < cfg->n_secret_files; i++)
+        free(cfg->secret_files[i]);
     free(cfg->log_level);
     free(cfg->xmpp_host);
     free(cfg->xmpp_user);

@@ -457,6 +457,19 @@ static void server_accept(struct ctl_server *s)
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
+        /* the socket's mode keeps others out; the peer's credentials make
+         * sure of it: only root, or our own user, may control us */
+        struct ucred cred;
+        socklen_t clen = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen)
+            || (cred.uid != 0 && cred.uid != geteuid())) {
+            static struct log_ratelimit rl = LOG_RATELIMIT_INIT(60, 3);
+            log_warn_rl(&rl, "ctl", "refusing control connection from uid %d (pid %d)",
+                        clen == sizeof cred ? (int)cred.uid : -1,
+                        clen == sizeof cred ? (int)cred.pid : -1);
+            close(fd);
+            continue;
+        }
         int slot = -1;
         for (int i = 0; i < CTL_MAX_CONNS && slot < 0; i++)
             if (!s->conns[i])

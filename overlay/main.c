@@ -3,6 +3,7 @@
 #include "agent.h"
 #include "evio/cli.h"
 #include "evio/log.h"
+#include "evio/perm.h"
 #include "evio/version.h"
 
 #include <errno.h>
@@ -58,6 +59,38 @@ static char *helper(const char *name)
     return out;
 }
 
+static void report_stderr(void *aux, const char *problem)
+{
+    const bool *strict = aux;
+    fprintf(stderr, "evio: %s%s\n", *strict ? "" : "warning: ", problem);
+}
+
+static void report_log(void *aux, const char *problem)
+{
+    const bool *strict = aux;
+    if (*strict)
+        log_error("agent", "%s", problem);
+    else
+        log_warn("agent", "%s", problem);
+}
+
+/* The startup checks of evio/perm.h (with DIRS: state_dir and run_dir too).
+ * Returns true when they found a problem and node.strict_modes refuses it. */
+static bool modes_unsafe(const struct config *cfg, bool dirs, bool to_stderr)
+{
+    bool strict = cfg->strict_modes;
+    int n = perm_check_config(cfg, dirs, to_stderr ? report_stderr : report_log, &strict);
+    if (n && strict) {
+        if (to_stderr)
+            fprintf(stderr, "evio: refusing unsafe file modes (node.strict_modes is on; "
+                            "false only warns)\n");
+        else
+            log_error("agent", "refusing unsafe file modes (node.strict_modes is on; "
+                               "false only warns)");
+    }
+    return n && strict;
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_CHECK = 256, OPT_TINCAN, OPT_SWITCHCTL };
@@ -100,6 +133,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (check) {
+        if (modes_unsafe(&cfg, false, true)) {
+            config_free(&cfg);
+            return 2;
+        }
         printf("%s: configuration is valid\n", check);
         config_free(&cfg);
         return 0;
@@ -114,6 +151,11 @@ int main(int argc, char **argv)
                   strerror(error));
         config_free(&cfg);
         return 1;
+    }
+
+    if (modes_unsafe(&cfg, true, false)) {
+        config_free(&cfg);
+        return 2;
     }
 
     if (!tincan)

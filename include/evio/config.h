@@ -13,6 +13,7 @@
 #define CONFIG_MAX_OVERLAYS 16
 #define CONFIG_MAX_SERVERS  8
 #define CONFIG_MAX_IGNORE   32
+#define CONFIG_MAX_SECRET_FILES (1 + CONFIG_MAX_SERVERS)   /* xmpp's and the TURN servers' */
 #define CONFIG_MAX_STATIC   64
 
 enum xmpp_tls_mode {
@@ -54,6 +55,11 @@ struct config {
     char *state_dir;            /* default /var/lib/evio */
     char *run_dir;              /* default /run/evio */
     char *log_level;            /* error|warn|info|debug, default info */
+    bool strict_modes;          /* refuse unsafe file modes (perm.h), default true */
+    /* where the secrets came from, for perm.h's checks */
+    bool inline_secrets;        /* a "password" in the config file itself */
+    char *secret_files[CONFIG_MAX_SECRET_FILES];    /* each "password_file" */
+    int n_secret_files;
 
     /* xmpp */
     char *xmpp_host;            /* server to connect to */

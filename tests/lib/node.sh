@@ -76,6 +76,8 @@ node_start() {
   [ -x "$EVT_BUILD/evio" ] || fail "node_start: $EVT_BUILD/evio not built"
   [ -x "$EVT_BUILD/evioctl" ] || fail "node_start: $EVT_BUILD/evioctl not built"
   [ -f "$d/config.json" ] || fail "node_start: no $d/config.json (node_config first)"
+  # it holds passwords: evio refuses it readable by others (node.strict_modes)
+  chmod 600 "$d/config.json"
   if ! _node_ovs_running "$d"; then
     rm -rf "$d/ovs"
     ovs_start "$n" "$d/ovs"
