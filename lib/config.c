@@ -644,33 +644,58 @@ static bool config_topology(struct config_ctx *c, const struct jf_obj *ov,
     return true;
 }
 
-static bool config_static_peers(struct config_ctx *c, const struct jf_obj *ov,
-                                const struct config *cfg, struct config_overlay *o)
+/* A list of node IDs at KEY_NAME in OV (at most MAX): none is this node's
+ * own, none twice. OUT gets malloc'd strings, *N their number. */
+static bool config_id_list(struct config_ctx *c, const struct jf_obj *ov,
+                           const struct config *cfg, const char *key_name, size_t max,
+                           char **out, int *n)
 {
     char key[CONFIG_KEY_MAX], ekey[CONFIG_KEY_MAX];
     json_t *arr, *v;
     size_t i;
 
-    if (!jf_array(&c->r, ov, "static_peers", false, CONFIG_MAX_STATIC, &arr, key))
+    if (!jf_array(&c->r, ov, key_name, false, max, &arr, key))
         return false;
     json_array_foreach(arr, i, v) {
         jf_index(ekey, key, i);
-        if (!config_string_value(c, ekey, v, &config_rule_nodeid, &o->static_peers[i]))
+        if (!config_string_value(c, ekey, v, &config_rule_nodeid, &out[i]))
             return false;
-        o->n_static++;
-        if (cfg->node_id && !strcmp(cfg->node_id, o->static_peers[i]))
+        (*n)++;
+        if (cfg->node_id && !strcmp(cfg->node_id, out[i]))
             return jf_fail(&c->r, ekey, "is this node's own id (node.id)");
         for (size_t j = 0; j < i; j++)
-            if (!strcmp(o->static_peers[j], o->static_peers[i]))
+            if (!strcmp(out[j], out[i]))
                 return jf_fail(&c->r, ekey, "duplicate of %s[%zu]", key, j);
     }
     return true;
 }
 
+static bool config_static_peers(struct config_ctx *c, const struct jf_obj *ov,
+                                const struct config *cfg, struct config_overlay *o)
+{
+    return config_id_list(c, ov, cfg, "static_peers", CONFIG_MAX_STATIC, o->static_peers,
+                          &o->n_static);
+}
+
+/* "members": the only peers this node links with (absent: every room member) */
+static bool config_members(struct config_ctx *c, const struct jf_obj *ov,
+                           const struct config *cfg, struct config_overlay *o)
+{
+    char key[CONFIG_KEY_MAX];
+    if (!jf_get(ov, "members", key))
+        return true;
+    o->members_only = true;
+    o->members = calloc(CONFIG_MAX_MEMBERS, sizeof *o->members);
+    if (!o->members)
+        return jf_oom(&c->r);
+    return config_id_list(c, ov, cfg, "members", CONFIG_MAX_MEMBERS, o->members,
+                          &o->n_members);
+}
+
 static bool config_overlays(struct config_ctx *c, const struct jf_obj *top,
                             struct config *cfg)
 {
-    static const char *const keys[] = { "bridge", "topology", "static_peers", NULL };
+    static const char *const keys[] = { "bridge", "topology", "static_peers", "members", NULL };
     char key[CONFIG_KEY_MAX];
     json_t *all = jf_get(top, "overlays", key), *v;
     const char *name;
@@ -705,7 +730,7 @@ static bool config_overlays(struct config_ctx *c, const struct jf_obj *top,
         if (!(o->name = strdup(name)))
             return jf_oom(&c->r);
         if (!config_bridge(c, &s, o) || !config_topology(c, &s, o)
-            || !config_static_peers(c, &s, cfg, o))
+            || !config_static_peers(c, &s, cfg, o) || !config_members(c, &s, cfg, o))
             return false;
         for (int j = 0; j < cfg->n_overlays - 1; j++)
             if (!strcmp(cfg->overlays[j].bridge_name, o->bridge_name)) {
@@ -878,6 +903,9 @@ void config_free(struct config *cfg)
         free(o->bridge_name);
         for (int j = 0; j < CONFIG_MAX_STATIC; j++)
             free(o->static_peers[j]);
+        for (int j = 0; o->members && j < CONFIG_MAX_MEMBERS; j++)
+            free(o->members[j]);
+        free(o->members);
     }
     memset(cfg, 0, sizeof *cfg);
 }

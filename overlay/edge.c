@@ -511,6 +511,14 @@ int edges_init(struct edges *E, const struct config *cfg, const struct nodeid *s
         for (int j = 0; j < c->n_static; j++)
             if (nodeid_parse(c->static_peers[j], &statics[n_statics]))
                 n_statics++;
+        struct nodeid *members = c->members_only ? calloc(c->n_members + 1, sizeof *members)
+                                                 : NULL;
+        size_t n_members = 0;
+        if (c->members_only && !members)
+            return ENOMEM;
+        for (int j = 0; j < c->n_members; j++)
+            if (nodeid_parse(c->members[j], &members[n_members]))
+                n_members++;
         struct neg_config nc = {
             .overlay = c->name,
             .index = i,
@@ -523,6 +531,9 @@ int edges_init(struct edges *E, const struct config *cfg, const struct nodeid *s
             .on_demand_idle_ms = (int64_t)c->on_demand_idle_s * 1000,
             .statics = statics,
             .n_statics = n_statics,
+            .members_only = c->members_only,
+            .members = members,
+            .n_members = n_members,
         };
         uint64_t seed = 0;
         if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
@@ -531,6 +542,7 @@ int edges_init(struct edges *E, const struct config *cfg, const struct nodeid *s
         ov->cfg = c;
         ov->index = i;
         ov->neg = neg_new(&nc, seed);
+        free(members);
         E->n_overlays = i + 1;
         if (!ov->neg)
             return ENOMEM;

@@ -26,6 +26,9 @@ struct neg {
     int min_successors, max_on_demand, max_concurrent, max_links;
     struct nodeid *statics;
     size_t n_statics;
+    bool members_only;
+    struct nodeid *members;         /* sorted, for bsearch */
+    size_t n_members;
 
     struct peer_table peers;
     struct topo_ring ring;          /* present peers, sorted */
@@ -132,6 +135,18 @@ static void send_close(struct neg *n, struct peer *p, const char *reason,
     struct sigmsg *m = msg_new(n, p, SIGMSG_EDGE_CLOSE, acts);
     if (m)
         snprintf(m->close_reason, sizeof m->close_reason, "%s", reason);
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    return nodeid_cmp(a, b);
+}
+
+/* May this node link with ID at all ("members" of the overlay)? */
+static bool is_member(const struct neg *n, const struct nodeid *id)
+{
+    return !n->members_only
+           || bsearch(id, n->members, n->n_members, sizeof *n->members, id_cmp) != NULL;
 }
 
 static bool is_static(const struct neg *n, const struct nodeid *id)
@@ -674,6 +689,10 @@ void neg_on_message(struct neg *n, const struct sigmsg *m, int64_t now,
 {
     if (!nodeid_cmp(&m->from, &n->self))
         return;
+    if (!is_member(n, &m->from)) {
+        n->counters.not_member++;
+        return;
+    }
     struct peer *p = peer_for_message(n, &m->from, now);
     if (!p)
         return;
@@ -735,6 +754,10 @@ void neg_peer_joined(struct neg *n, const struct nodeid *id, const char *session
 {
     if (!nodeid_cmp(id, &n->self))
         return;
+    if (!is_member(n, id)) {
+        n->counters.not_member++;  /* in the room, but not to be linked with */
+        return;
+    }
     struct peer *p = peer_table_add(&n->peers, id, now);
     if (!p) {
         n->counters.peers_refused++;
@@ -950,6 +973,15 @@ struct neg *neg_new(const struct neg_config *c, uint64_t seed)
             n->n_statics = c->n_statics;
         }
     }
+    if (c->members_only) {
+        n->members_only = true;
+        n->members = calloc(c->n_members + 1, sizeof *n->members);
+        if (n->members) {
+            memcpy(n->members, c->members, c->n_members * sizeof *n->members);
+            n->n_members = c->n_members;
+            qsort(n->members, n->n_members, sizeof *n->members, id_cmp);
+        }
+    }
     struct topology_config tc = {
         .min_successors = c->min_successors,
         .max_long_distance = c->max_long_distance,
@@ -959,7 +991,7 @@ struct neg *neg_new(const struct neg_config *c, uint64_t seed)
         .n_statics = c->n_statics,
     };
     n->topo = topology_new(&c->self, &tc, seed ^ 0x5bd1e995u);
-    if (!n->te || !n->topo || (c->n_statics && !n->statics)) {
+    if (!n->te || !n->topo || (c->n_statics && !n->statics) || (c->members_only && !n->members)) {
         neg_free(n);
         return NULL;
     }
@@ -976,6 +1008,7 @@ void neg_free(struct neg *n)
     topology_free(n->topo);
     free(n->te);
     free(n->statics);
+    free(n->members);
     free(n);
 }
 

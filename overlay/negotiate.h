@@ -59,6 +59,9 @@ struct neg_config {
     int64_t on_demand_idle_ms;
     const struct nodeid *statics;   /* copied */
     size_t n_statics;
+    const struct nodeid *members;   /* with members_only: the only peers to link with (copied) */
+    size_t n_members;
+    bool members_only;
     int max_links;                  /* 0: NEG_MAX_LINKS */
     size_t max_peers;               /* 0: NEG_MAX_PEERS */
 };
@@ -106,6 +109,7 @@ struct neg_counters {
     uint64_t cands_dropped;         /* candidates over an edge's budget */
     uint64_t peers_refused;         /* messages from a new peer with the table full */
     uint64_t peers_evicted;         /* absent idle peers forgotten */
+    uint64_t not_member;            /* presences and messages from outside "members" */
     uint64_t stale;                 /* messages about an edge no longer in hand */
     uint64_t links_created, links_removed;
     uint64_t failures;              /* negotiations that ended in backoff */

@@ -15,6 +15,7 @@
 #define CONFIG_MAX_IGNORE   32
 #define CONFIG_MAX_SECRET_FILES (1 + CONFIG_MAX_SERVERS)   /* xmpp's and the TURN servers' */
 #define CONFIG_MAX_STATIC   64
+#define CONFIG_MAX_MEMBERS  1024
 
 enum xmpp_tls_mode {
     XMPP_TLS_REQUIRED,   /* STARTTLS, mandatory, server certificate verified (default) */
@@ -45,6 +46,9 @@ struct config_overlay {
     int max_concurrent_edges;   /* 1..64, default 8: edges negotiated at once */
     char *static_peers[CONFIG_MAX_STATIC];   /* node IDs, hex */
     int n_static;
+    bool members_only;          /* "members" given: link with those peers only */
+    char **members;             /* node IDs, hex (CONFIG_MAX_MEMBERS slots) */
+    int n_members;
 };
 
 struct config {

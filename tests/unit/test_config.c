@@ -133,7 +133,7 @@ static void test_full(void)
         "         'topology':{'min_successors':3,'max_long_distance':5,'max_on_demand':0,"
         "                     'max_concurrent_edges':64,'on_demand_threshold_kbps':0,"
         "                     'on_demand_idle_s':86400},"
-        "         'static_peers':['" PEER_B "']},"
+        "         'static_peers':['" PEER_B "'],'members':['" PEER_B "','00112233445566778899aabbccddeeff']},"
         "  'k8s_2':{'bridge':{'ip':'172.16.5.9/32','mtu':576},"
         "           'topology':{'max_long_distance':'auto','max_on_demand':64}}"
         "}}", ca, pwfile) < 0)
@@ -199,6 +199,9 @@ static void test_full(void)
         CHECK(lab->max_concurrent_edges == 64);
         CHECK(lab->n_static == 1);
         CHECK_STR(lab->static_peers[0], PEER_B);
+        CHECK(lab->members_only && lab->n_members == 2);
+        CHECK_STR(lab->members[1], "00112233445566778899aabbccddeeff");
+        CHECK(!k8s->members_only && k8s->n_members == 0);
         CHECK_STR(k8s->bridge_name, "evio-k8s_2");
         CHECK(k8s->ip4 == 0xac100509 && k8s->prefix_len == 32);
         CHECK(k8s->mtu == 576);
@@ -341,6 +344,11 @@ static const struct bad_case bad_cases[] = {
     { "{" XMPP_OK ",'overlays':{'lab':{'bridge':{'ip':'10.0.0.1/24'},"
       "'static_peers':['" PEER_A "','" PEER_A "']}}}",
       "t.json: overlays.lab.static_peers[1]: duplicate of overlays.lab.static_peers[0]" },
+    { "{" XMPP_OK ",'overlays':{'lab':{'bridge':{'ip':'10.0.0.1/24'},"
+      "'members':['" PEER_A "','" PEER_A "']}}}",
+      "t.json: overlays.lab.members[1]: duplicate of overlays.lab.members[0]" },
+    { "{" XMPP_OK ",'overlays':{'lab':{'bridge':{'ip':'10.0.0.1/24'},'members':'all'}}}",
+      "t.json: overlays.lab.members: expected array, got \"all\"" },
     { "{" XMPP_OK ",'overlays':{'a':{'bridge':{'name':'br0','ip':'10.0.0.1/24'}},"
       "'b':{'bridge':{'name':'br0','ip':'10.1.0.1/24'}}}}",
       "t.json: overlays.b.bridge.name: \"br0\" is already the bridge of overlay a" },

@@ -355,6 +355,35 @@ static void test_budgets(void)
     sim_free(&s);
 }
 
+/* An overlay with a member list links with its members only. */
+static void test_members(void)
+{
+    struct sim s;
+    sim_init(&s, 12);
+    sim_add(&s, 0x10, NULL);
+    sim_add(&s, 0x80, NULL);
+    sim_add(&s, 0x40, NULL);                    /* in the room, not a member */
+    struct neg_config c = { .min_successors = 2, .max_concurrent = 8, .max_long_distance = -1,
+                            .members_only = true, .members = &s.nodes[1].id, .n_members = 1 };
+    neg_free(s.nodes[0].neg);
+    c.overlay = "sim";
+    c.self = s.nodes[0].id;
+    c.session = s.nodes[0].session;
+    s.nodes[0].neg = neg_new(&c, 77);
+    for (int i = 0; i < 3; i++)
+        sim_start(&s, i);
+    for (int i = 0; i < 3; i++)
+        sim_join(&s, i);
+    sim_run(&s, 20000, 10);
+    CHECK(sim_connected(&s, 0, 1));
+    CHECK(peer_table_find(neg_peers(s.nodes[0].neg), &s.nodes[2].id) == NULL);
+    CHECK(!sim_connected(&s, 0, 2));
+    CHECK(neg_counters(s.nodes[0].neg)->not_member >= 2);   /* its presence, its requests */
+    CHECK(neg_links(s.nodes[0].neg) == 1);
+    CHECK(s.errors == 0);
+    sim_free(&s);
+}
+
 /* Random worlds: delays up to 400 ms, losses, joins at random times and
  * restarts; all invariants hold throughout, and once things settle every
  * pair agrees and every node has its successors. */
@@ -424,6 +453,7 @@ int main(void)
     test_release_and_reset();
     test_one_sided_failure();
     test_budgets();
+    test_members();
     test_random();
     return check_report("test_negotiate");
 }
