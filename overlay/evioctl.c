@@ -151,6 +151,18 @@ static void print_ports(json_t *r)
             printf("  %-15s %6lld  %-32s %10lld %10s %10lld %10s\n", jstr(p, "port"),
                    jint(p, "ofport"), json_is_string(peer) ? json_string_value(peer) : "(local)",
                    jint(p, "rx_packets"), rx, jint(p, "tx_packets"), tx);
+            /* evio-switchctl's refusals on this port (issue 16), when any */
+            static const char *const guard[] = { "packet_ins_metered", "mac_queries_over_budget",
+                                                 "macs_held", "macs_over_limit",
+                                                 "flood_bad_root" };
+            const char *sep = "    refused:";
+            for (size_t k = 0; k < sizeof guard / sizeof guard[0]; k++)
+                if (jint(p, guard[k])) {
+                    printf("%s %s=%lld", sep, guard[k], jint(p, guard[k]));
+                    sep = "";
+                }
+            if (!*sep)
+                printf("\n");
         }
         json_t *st = json_object_get(b, "stats");
         const char *key;

@@ -167,8 +167,17 @@ const char *bflood_verdict_name(enum bflood_verdict v)
     case BFLOOD_HOPS_EXHAUSTED:   return "hop limit reached";
     case BFLOOD_LOOP:             return "own flood came back";
     case BFLOOD_OUTSIDE_INTERVAL: return "outside the sender's interval";
+    case BFLOOD_BAD_ROOT:         return "root not behind the sender";
     }
     return "?";
+}
+
+bool bflood_root_plausible(const struct nodeid *root, const struct nodeid *from,
+                           const struct nodeid *bound)
+{
+    if (!nodeid_cmp(root, from))
+        return true;
+    return nodeid_cmp(bound, from) && bflood_in_interval(root, bound, from);
 }
 
 /* Inserts P into OUT[0..*N), kept sorted clockwise from SELF and free of
@@ -220,6 +229,10 @@ void bflood_decide(const struct nodeid *self, const struct nodeid *peers, size_t
          * (S, B); anything else would overlap another node's interval. */
         if (!in_open_interval(self, from, &rx->bound)) {
             d->verdict = BFLOOD_OUTSIDE_INTERVAL;
+            return;
+        }
+        if (!bflood_root_plausible(&rx->root, from, &rx->bound)) {
+            d->verdict = BFLOOD_BAD_ROOT;
             return;
         }
         d->deliver = true;

@@ -107,6 +107,22 @@ bool bflood_in_interval(const struct nodeid *x, const struct nodeid *lo,
 int bflood_cw_cmp(const struct nodeid *a, const struct nodeid *b,
                   const struct nodeid *origin);
 
+/* Whether a flood with ROOT and BOUND can have come from neighbour FROM by
+ * the rule above (issue 16: the root is not for the sender to choose).
+ * FROM either is the root, or forwarded a copy it got: then FROM covered
+ * an interval [FROM, B') that does not hold the root (only the root's own
+ * interval, the ring without it, does), and BOUND lies in (FROM, B'], so
+ * the root lies in [BOUND, FROM) clockwise: at or behind the sender, never
+ * between the sender and the bound, where the receiver's interval is. A
+ * forwarder never hands out BOUND == FROM (that would be the whole ring).
+ * So: ROOT == FROM, or BOUND != FROM and ROOT in [BOUND, FROM). This does
+ * not authenticate the root (a sender may still name any node behind it);
+ * it refuses the roots no correct sender can produce, those a receiver
+ * would otherwise learn MACs behind and that would come back to their root
+ * as a loop. */
+bool bflood_root_plausible(const struct nodeid *root, const struct nodeid *from,
+                           const struct nodeid *bound);
+
 /* One copy to send: to neighbour PEER, with header bound BOUND. */
 struct bflood_fwd {
     struct nodeid peer;
@@ -118,6 +134,8 @@ enum bflood_verdict {
     BFLOOD_HOPS_EXHAUSTED,      /* deliver locally, send nothing: hop limit reached */
     BFLOOD_LOOP,                /* our own flood came back: drop */
     BFLOOD_OUTSIDE_INTERVAL,    /* we are not strictly inside (sender, bound): drop */
+    BFLOOD_BAD_ROOT,            /* the root cannot have sent it through the
+                                 * sender (bflood_root_plausible): drop */
 };
 
 struct bflood_decision {

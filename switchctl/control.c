@@ -62,16 +62,28 @@ static bool control_selected(const struct ctl_overlay_sel *sel, const struct l2s
     return !sel->overlay[0] || !strcmp(sel->overlay, l2switch_overlay(sw));
 }
 
-static json_t *control_port_json(const struct bridge_port *p)
+/* Adds the refusal counters of portguard.h (per port, or the totals) to O. */
+static void control_guard_counts(json_t *o, const unsigned long *count)
 {
-    return json_pack("{s:s, s:i, s:s?, s:b, s:I, s:I, s:I, s:I}",
-                     "port", p->name, "ofport", (int)p->ofport,
-                     "peer", p->peer[0] ? p->peer : NULL,
-                     "internal", p->internal,
-                     "rx_packets", (json_int_t)p->rx_packets,
-                     "tx_packets", (json_int_t)p->tx_packets,
-                     "rx_bytes", (json_int_t)p->rx_bytes,
-                     "tx_bytes", (json_int_t)p->tx_bytes);
+    for (int e = 0; e < PORTGUARD_N_EVENTS; e++)
+        json_object_set_new(o, portguard_event_name((enum portguard_event)e),
+                            json_integer((json_int_t)(count ? count[e] : 0)));
+}
+
+static json_t *control_port_json(const struct bridge_port *p, const struct portguard *g)
+{
+    json_t *o = json_pack("{s:s, s:i, s:s?, s:b, s:I, s:I, s:I, s:I}",
+                          "port", p->name, "ofport", (int)p->ofport,
+                          "peer", p->peer[0] ? p->peer : NULL,
+                          "internal", p->internal,
+                          "rx_packets", (json_int_t)p->rx_packets,
+                          "tx_packets", (json_int_t)p->tx_packets,
+                          "rx_bytes", (json_int_t)p->rx_bytes,
+                          "tx_bytes", (json_int_t)p->tx_bytes);
+    const struct portguard_port *pg = p->ofport ? portguard_port(g, p->ofport) : NULL;
+    if (o)
+        control_guard_counts(o, pg ? pg->count : NULL);
+    return o;
 }
 
 static json_t *control_switch_stats(const struct l2switch *sw)
@@ -86,7 +98,7 @@ static json_t *control_switch_stats(const struct l2switch *sw)
         flood_bad += s->flood_bad[i];
     for (size_t i = 0; i < sizeof s->flood_refused / sizeof s->flood_refused[0]; i++)
         flood_refused += s->flood_refused[i];
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
                      " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                      "flood_roots", (json_int_t)s->flood_roots,
                      "flood_rx", (json_int_t)s->flood_rx,
@@ -109,6 +121,9 @@ static json_t *control_switch_stats(const struct l2switch *sw)
                      "mac_queries_rx", (json_int_t)s->queries_rx,
                      "openflow_bad_msgs", (json_int_t)bad,
                      "openflow_tx_dropped", (json_int_t)txd);
+    if (o)
+        control_guard_counts(o, l2switch_guard(sw)->total);
+    return o;
 }
 
 static json_t *control_bridge_status(void *aux, json_t *args, struct ctl_conn *conn, char **err)
@@ -128,7 +143,7 @@ static json_t *control_bridge_status(void *aux, json_t *args, struct ctl_conn *c
         const struct bridge_port *p = l2switch_ports(sw, &n);
         for (size_t j = 0; j < n; j++)
             if (!p[j].internal)
-                json_array_append_new(ports, control_port_json(&p[j]));
+                json_array_append_new(ports, control_port_json(&p[j], l2switch_guard(sw)));
         json_array_append_new(bridges, json_pack(
             "{s:s, s:s, s:s?, s:b, s:s, s:o, s:o}",
             "overlay", l2switch_overlay(sw), "bridge", l2switch_bridge(sw),

@@ -22,6 +22,7 @@ struct fdb {
     size_t count;
     int aging_s;
     unsigned long evictions;
+    struct fdb_limits lim;
 };
 
 static uint32_t fdb_hash(const uint8_t mac[6])
@@ -136,6 +137,29 @@ static bool fdb_mac_learnable(const uint8_t mac[6])
     return !(mac[0] & 1) && memcmp(mac, zero, 6);
 }
 
+void fdb_set_limits(struct fdb *f, const struct fdb_limits *lim)
+{
+    f->lim = *lim;
+}
+
+size_t fdb_port_count(const struct fdb *f, uint32_t port, long long now_ms)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->n_slots; i++)
+        n += f->slots[i].used && f->slots[i].e.port == port
+             && fdb_is_live(f, &f->slots[i].e, now_ms);
+    return n;
+}
+
+/* Whether PORT (behind PEER, "" = local) has room for one more entry. The
+ * walk costs the table's size, but only for a MAC new to PORT. */
+static bool fdb_port_has_room(const struct fdb *f, uint32_t port, const char *peer,
+                              long long now_ms)
+{
+    size_t max = peer[0] ? f->lim.peer_port_max : f->lim.local_port_max;
+    return !max || fdb_port_count(f, port, now_ms) < max;
+}
+
 enum fdb_learn_result fdb_learn(struct fdb *f, const uint8_t mac[6], uint32_t port,
                                 const char *peer, long long now_ms)
 {
@@ -149,13 +173,24 @@ enum fdb_learn_result fdb_learn(struct fdb *f, const uint8_t mac[6], uint32_t po
         struct fdb_entry *e = &f->slots[idx].e;
         bool moved = e->port != port || strncmp(e->peer, peer, FDB_PEER_LEN);
         bool was_live = fdb_is_live(f, e, now_ms);
+        /* a local host is where it was last seen: a neighbour saying
+         * otherwise is believed only once the host has been quiet here for
+         * the hold-down (issue 16: members pulling a local host's traffic) */
+        if (was_live && moved && !e->peer[0] && peer[0]
+            && now_ms - e->local_ms < (long long)f->lim.hold_down_s * 1000)
+            return FDB_LEARN_HELD;
+        if ((!was_live || e->port != port) && !fdb_port_has_room(f, port, peer, now_ms))
+            return FDB_LEARN_PORT_FULL;
         e->port = port;
         snprintf(e->peer, sizeof e->peer, "%s", peer);
         e->last_seen_ms = now_ms;
+        e->local_ms = peer[0] ? 0 : now_ms;
         if (!was_live)
             return FDB_LEARN_NEW;
         return moved ? FDB_LEARN_MOVED : FDB_LEARN_REFRESHED;
     }
+    if (!fdb_port_has_room(f, port, peer, now_ms))
+        return FDB_LEARN_PORT_FULL;
 
     if (f->free_head < 0)
         fdb_expire(f, now_ms);
@@ -169,6 +204,7 @@ enum fdb_learn_result fdb_learn(struct fdb *f, const uint8_t mac[6], uint32_t po
     s->e.port = port;
     snprintf(s->e.peer, sizeof s->e.peer, "%s", peer);
     s->e.last_seen_ms = now_ms;
+    s->e.local_ms = peer[0] ? 0 : now_ms;
     s->used = true;
     size_t b = fdb_hash(mac) & (f->n_buckets - 1);
     s->next = f->buckets[b];
@@ -191,6 +227,16 @@ bool fdb_set_port(struct fdb *f, const uint8_t mac[6], uint32_t port)
     if (idx < 0)
         return false;
     f->slots[idx].e.port = port;        /* not part of the key: nothing moves */
+    return true;
+}
+
+bool fdb_touch(struct fdb *f, const uint8_t mac[6], long long now_ms)
+{
+    int idx = fdb_find(f, mac, NULL);
+    if (idx < 0)
+        return false;
+    if (f->slots[idx].e.last_seen_ms < now_ms)
+        f->slots[idx].e.last_seen_ms = now_ms;
     return true;
 }
 

@@ -11,12 +11,32 @@
 #define FDB_DEFAULT_AGING_S 300
 #define FDB_DEFAULT_MAX     4096
 #define FDB_PEER_LEN        32          /* node id: 32 hex digits */
+/* What evio-switchctl sets with fdb_set_limits() (fdb_create() starts with
+ * no hold-down and no per-port limit). A local MAC seen as a source on a
+ * local port within the last 60 s is not moved behind a peer: a host that
+ * really left (a VM migrated) is quiet here, and its new node's
+ * announcements (every 60 s) move it after at most two minutes. A peer port
+ * leads to a part of the overlay, so it may hold a quarter of the table; a
+ * local port as much (a Flannel VXLAN device or a bridge of containers sits
+ * behind one), so no single port can fill the table. */
+#define FDB_DEFAULT_HOLD_DOWN_S  60
+#define FDB_DEFAULT_PORT_MAX     (FDB_DEFAULT_MAX / 4)
 
 struct fdb_entry {
     uint8_t mac[6];
     uint32_t port;                      /* OpenFlow port number */
     char peer[FDB_PEER_LEN + 1];        /* node behind the port; "" = local */
     long long last_seen_ms;
+    long long local_ms;                 /* last seen as a source on a local
+                                         * port (peer ""); 0: never */
+};
+
+/* The table's defences against a neighbour (issue 16). 0 = none. */
+struct fdb_limits {
+    int hold_down_s;            /* a local MAC seen locally this recently
+                                 * is not moved behind a peer */
+    size_t peer_port_max;       /* entries per port that leads to a peer */
+    size_t local_port_max;      /* entries per local port */
 };
 
 enum fdb_learn_result {
@@ -24,6 +44,9 @@ enum fdb_learn_result {
     FDB_LEARN_MOVED,        /* known, now on another port or behind another peer */
     FDB_LEARN_REFRESHED,    /* known, same place: only the age was reset */
     FDB_LEARN_INVALID,      /* multicast or all-zero source: not learnable */
+    FDB_LEARN_HELD,         /* refused: a local MAC seen locally within the
+                             * hold-down, claimed from behind a peer */
+    FDB_LEARN_PORT_FULL,    /* refused: the port holds its maximum of MACs */
 };
 
 struct fdb;
@@ -34,9 +57,17 @@ struct fdb;
 struct fdb *fdb_create(size_t max_entries, int aging_s);
 void fdb_destroy(struct fdb *);                 /* accepts NULL */
 
+/* Sets the limits (copied). Entries already in the table stay. */
+void fdb_set_limits(struct fdb *, const struct fdb_limits *);
+
 /* Records that MAC was seen as a source on PORT behind PEER (NULL or "" for
  * a local port) at NOW_MS. When the table is full, the least recently seen
- * entry makes room. */
+ * entry makes room. Refused, with nothing changed:
+ *  - FDB_LEARN_HELD: MAC is live and local, was seen on a local port less
+ *    than hold_down_s ago, and PEER is not "" (a neighbour claims it);
+ *  - FDB_LEARN_PORT_FULL: MAC is new here, or moves to PORT, and PORT
+ *    already holds its maximum of live entries (peer_port_max when PEER is
+ *    not "", else local_port_max). */
 enum fdb_learn_result fdb_learn(struct fdb *, const uint8_t mac[6], uint32_t port,
                                 const char *peer, long long now_ms);
 
@@ -46,6 +77,12 @@ const struct fdb_entry *fdb_lookup(const struct fdb *, const uint8_t mac[6],
                                    long long now_ms);
 
 bool fdb_forget(struct fdb *, const uint8_t mac[6]);
+/* Keeps MAC's entry alive at NOW_MS (frames still go to it) without
+ * counting as a sighting on its port: the hold-down does not restart.
+ * False when MAC is not in the table. */
+bool fdb_touch(struct fdb *, const uint8_t mac[6], long long now_ms);
+/* Live entries on PORT. */
+size_t fdb_port_count(const struct fdb *, uint32_t port, long long now_ms);
 /* Points the entry for MAC at PORT, keeping its peer and age; false when
  * MAC is not in the table. Safe during a walk with fdb_next(). */
 bool fdb_set_port(struct fdb *, const uint8_t mac[6], uint32_t port);

@@ -91,6 +91,7 @@ struct l2switch {
     int netif_last_err;
 
     struct l2switch_stats stats;
+    struct portguard guard;         /* per-port budgets and refusals (issue 16) */
 };
 
 static struct log_ratelimit l2switch_rl = LOG_RATELIMIT_INIT(10, 10);
@@ -125,6 +126,12 @@ struct l2switch *l2switch_create(const struct config_overlay *ov, struct bridge_
     sw->threshold_kbps = ov->on_demand_threshold_kbps;
     sw->db = db;
     sw->fdb = fdb_create(FDB_DEFAULT_MAX, FDB_DEFAULT_AGING_S);
+    if (sw->fdb)
+        fdb_set_limits(sw->fdb, &(struct fdb_limits){
+            .hold_down_s = FDB_DEFAULT_HOLD_DOWN_S,
+            .peer_port_max = FDB_DEFAULT_PORT_MAX,
+            .local_port_max = FDB_DEFAULT_PORT_MAX });
+    portguard_init(&sw->guard, NULL);
     const char *target = bridge_db_controller(db, ov->bridge_name);
     if (!sw->overlay || !sw->bridge || !sw->fdb || !target) {
         l2switch_destroy(sw);
@@ -159,6 +166,7 @@ const char *l2switch_overlay(const struct l2switch *sw) { return sw->overlay; }
 const char *l2switch_bridge(const struct l2switch *sw) { return sw->bridge; }
 const char *l2switch_openflow_state(const struct l2switch *sw) { return ofchannel_state_name(sw->ch); }
 const struct l2switch_stats *l2switch_stats(const struct l2switch *sw) { return &sw->stats; }
+const struct portguard *l2switch_guard(const struct l2switch *sw) { return &sw->guard; }
 
 void l2switch_channel_stats(const struct l2switch *sw, unsigned long *rx_msgs,
                             unsigned long *bad_msgs, unsigned long *tx_dropped)
@@ -464,7 +472,16 @@ static void l2switch_learn(struct l2switch *sw, const struct bridge_port *in, co
     if (direct)
         port = direct;
     enum fdb_learn_result r = fdb_learn(sw->fdb, src, port, root, now);
-    if (r == FDB_LEARN_NEW) {
+    if (r == FDB_LEARN_HELD || r == FDB_LEARN_PORT_FULL) {
+        /* counted against the port the claim came in on */
+        portguard_count(&sw->guard, in->ofport, r == FDB_LEARN_HELD ? PORTGUARD_MAC_HELD
+                                                                    : PORTGUARD_MAC_OVER_LIMIT);
+        char m[18];
+        fdb_format_mac(src, m);
+        log_warn_rl(&l2switch_rl, MOD, "%s: %s from %s not learnt: %s", sw->bridge, m, in->name,
+                    r == FDB_LEARN_HELD ? "a local MAC in its hold-down"
+                                        : "the port holds its maximum of MACs");
+    } else if (r == FDB_LEARN_NEW) {
         sw->stats.learned++;
         if (!root[0])
             l2switch_announce(sw, src);
@@ -541,25 +558,31 @@ static void l2switch_flood_in(struct l2switch *sw, const struct bridge_port *in,
     sw->stats.flood_rx++;
     if (!sw->have_self)
         return;
+
+    /* decided before anything is learnt: a refused flood teaches nothing */
+    static struct bflood_fwd out[BFLOOD_MAX_NEIGHBOURS];
+    struct bflood_decision d;
+    bflood_decide(&sw->self, sw->nb_peers, sw->n_nb, &h, &from, out, BFLOOD_MAX_NEIGHBOURS, &d);
+    if (d.verdict == BFLOOD_LOOP || d.verdict == BFLOOD_OUTSIDE_INTERVAL
+        || d.verdict == BFLOOD_BAD_ROOT) {
+        sw->stats.flood_refused[d.verdict]++;
+        if (d.verdict == BFLOOD_BAD_ROOT)
+            portguard_count(&sw->guard, in->ofport, PORTGUARD_FLOOD_BAD_ROOT);
+        log_warn_rl(&l2switch_rl, MOD, "%s: flood frame from %s dropped: %s", sw->bridge,
+                    in->name, bflood_verdict_name(d.verdict));
+        return;
+    }
+
     char root[NODEID_HEX_LEN + 1];
     nodeid_format(&h.root, root);
     if (h.type == BFLOOD_QUERY) {
         sw->stats.queries_rx++;
         const struct fdb_entry *e = fdb_lookup(sw->fdb, frame, now);
-        if (e && !e->peer[0] && l2switch_may_ask(sw, frame, now))
+        if (e && !e->peer[0] && l2switch_may_ask(sw, frame, now)
+            && portguard_query(&sw->guard, in->ofport, now))
             l2switch_announce(sw, frame);   /* it is ours: say so */
     } else if (!flood_mac_is_multicast(frame + 6)) {
         l2switch_learn(sw, in, frame + 6, root, now);
-    }
-
-    static struct bflood_fwd out[BFLOOD_MAX_NEIGHBOURS];
-    struct bflood_decision d;
-    bflood_decide(&sw->self, sw->nb_peers, sw->n_nb, &h, &from, out, BFLOOD_MAX_NEIGHBOURS, &d);
-    if (d.verdict == BFLOOD_LOOP || d.verdict == BFLOOD_OUTSIDE_INTERVAL) {
-        sw->stats.flood_refused[d.verdict]++;
-        log_warn_rl(&l2switch_rl, MOD, "%s: flood frame from %s dropped: %s", sw->bridge,
-                    in->name, bflood_verdict_name(d.verdict));
-        return;
     }
     if (d.verdict == BFLOOD_HOPS_EXHAUSTED)
         sw->stats.flood_refused[d.verdict]++;
@@ -616,9 +639,13 @@ static bool l2switch_flood_bare(struct l2switch *sw, uint8_t type, const uint8_t
  * from a neighbour: a plain frame from a peer port is never flooded on, so
  * without an answer its flow would stay dark until the MAC's next
  * broadcast (after a link went down and took the MAC's entry along). */
-static void l2switch_query(struct l2switch *sw, const uint8_t mac[6], long long now)
+static void l2switch_query(struct l2switch *sw, uint32_t in_port, const uint8_t mac[6],
+                           long long now)
 {
-    if (l2switch_may_ask(sw, mac, now)
+    /* one per MAC a second, and a budget per port whose frames ask: a
+     * neighbour sending to ever new MACs cannot make us flood the overlay
+     * with queries (issue 16) */
+    if (l2switch_may_ask(sw, mac, now) && portguard_query(&sw->guard, in_port, now)
         && l2switch_flood_bare(sw, BFLOOD_QUERY, mac, l2switch_flood_src))
         sw->stats.queries_tx++;
 }
@@ -638,6 +665,9 @@ static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame
     struct l2switch *sw = aux;
     long long now = time_msec();
     sw->stats.packet_ins++;
+    /* metered per ingress port before any work (portguard.h says why here) */
+    if (!portguard_packet_in(&sw->guard, in_port, now))
+        return;
 
     const struct bridge_port *in = l2switch_port(sw, in_port);
     if (in && in->peer[0] && len >= 14 && frame[12] == (BFLOOD_ETHERTYPE >> 8)
@@ -684,7 +714,7 @@ static void l2switch_packet_in(void *aux, uint32_t in_port, const uint8_t *frame
 
     bool from_leaf = in && !in->peer[0];
     if (d.verdict == FLOOD_FLOOD && in && !from_leaf && !flood_mac_is_multicast(frame))
-        l2switch_query(sw, frame, now);
+        l2switch_query(sw, in_port, frame, now);
     if (d.verdict != FLOOD_FLOOD || !from_leaf || !sw->have_self) {
         /* unicast; a frame from a peer outside the flood scheme (leaves only,
          * never re-flooded); or no node ID yet: one hop, as plain frames */
@@ -801,11 +831,10 @@ static void l2switch_flows_in(void *aux, const struct ofchannel_flow *flows, siz
         if (!flows[i].has_dl_dst || flows[i].idle_age < 0
             || flows[i].idle_age > L2SWITCH_POLL_MS / 1000)
             continue;
-        const struct fdb_entry *e = fdb_lookup(sw->fdb, flows[i].dl_dst, now);
-        if (e) {
-            struct fdb_entry keep = *e;
-            fdb_learn(sw->fdb, keep.mac, keep.port, keep.peer, now);
-        }
+        /* kept alive, but no sighting: a local MAC's hold-down runs from
+         * when it last sent a frame up here */
+        if (fdb_lookup(sw->fdb, flows[i].dl_dst, now))
+            fdb_touch(sw->fdb, flows[i].dl_dst, now);
     }
     l2switch_shortcuts(sw, flows, n);
 }

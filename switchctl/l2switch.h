@@ -13,6 +13,7 @@
 #include "fdb.h"
 #include "flood.h"
 #include "ofchannel.h"
+#include "portguard.h"
 #include "shortcut.h"
 
 struct config_overlay;
@@ -29,7 +30,7 @@ struct l2switch_stats {
     unsigned long flood_rx;         /* flood frames received from peers */
     unsigned long flood_tx;         /* flood copies sent to peers */
     unsigned long flood_bad[BFLOOD_INNER_BFLOOD + 1];   /* by bflood_reason */
-    unsigned long flood_refused[BFLOOD_OUTSIDE_INTERVAL + 1];  /* by bflood_verdict */
+    unsigned long flood_refused[BFLOOD_BAD_ROOT + 1];  /* by bflood_verdict */
     unsigned long moved_to_link;    /* MACs moved onto a new direct link to their node */
     unsigned long restored;         /* MACs rebuilt from the flows found at start */
     unsigned long shortcut_hints;   /* hints sent to the agent */
@@ -90,6 +91,8 @@ const char *l2switch_port_name(const struct l2switch *, uint32_t ofport);
 
 /* Drops aged entries, then returns the learning table for a walk. */
 const struct fdb *l2switch_fdb(struct l2switch *);
+/* The per-port budgets and refusal counters (issue 16). */
+const struct portguard *l2switch_guard(const struct l2switch *);
 long long l2switch_now_ms(void);
 
 #endif

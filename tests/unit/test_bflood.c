@@ -240,7 +240,7 @@ static void test_codec_bad_fields(void)
         for (int q = BFLOOD_OK; q < r; q++)
             CHECK(strcmp(name, bflood_reason_name((enum bflood_reason)q)) != 0);
     }
-    for (int v = BFLOOD_FORWARD; v <= BFLOOD_OUTSIDE_INTERVAL; v++)
+    for (int v = BFLOOD_FORWARD; v <= BFLOOD_BAD_ROOT; v++)
         CHECK(strcmp(bflood_verdict_name((enum bflood_verdict)v), "?") != 0);
 }
 
@@ -597,6 +597,47 @@ static void test_decide_refusals(void)
     CHECK(d.verdict == BFLOOD_FORWARD && d.n_out == 1 && d.hops == BFLOOD_MAX_HOPS);
     decide_rx(n2, p2, 3, rx_hdr(n1, n4, BFLOOD_MAX_HOPS), n1, &d);
     CHECK(d.verdict == BFLOOD_HOPS_EXHAUSTED && d.deliver && d.n_out == 0);
+}
+
+/* Issue 16: the root is not the sender's to choose. A receiver R=30 with
+ * an interval (P=20, B=40): the root may be P itself or lie in [B, P), at
+ * or behind the sender; a root between the sender and the bound, or a
+ * forwarder handing out the whole ring (B == P), is refused and nothing
+ * is delivered. */
+static void test_decide_root_check(void)
+{
+    struct nodeid n10 = id_small(10), n20 = id_small(20), n25 = id_small(25);
+    struct nodeid n30 = id_small(30), n35 = id_small(35), n40 = id_small(40);
+    struct nodeid n50 = id_small(50), top = id_top(0);
+    struct nodeid p30[] = { n20, n35, n40 };
+    struct bflood_decision d;
+
+    decide_rx(n30, p30, 3, rx_hdr(n20, n40, 1), n20, &d);      /* from the root */
+    CHECK(d.verdict == BFLOOD_FORWARD && d.deliver && d.n_out == 1);
+    decide_rx(n30, p30, 3, rx_hdr(n10, n40, 2), n20, &d);      /* root behind */
+    CHECK(d.verdict == BFLOOD_FORWARD && d.deliver);
+    decide_rx(n30, p30, 3, rx_hdr(n50, n40, 2), n20, &d);      /* behind, wrapping */
+    CHECK(d.verdict == BFLOOD_FORWARD);
+    decide_rx(n30, p30, 3, rx_hdr(top, n40, 2), n20, &d);
+    CHECK(d.verdict == BFLOOD_FORWARD);
+    decide_rx(n30, p30, 3, rx_hdr(n40, n40, 2), n20, &d);      /* the root's last copy */
+    CHECK(d.verdict == BFLOOD_FORWARD && d.n_out == 1);
+
+    decide_rx(n30, p30, 3, rx_hdr(n35, n40, 2), n20, &d);      /* inside our interval */
+    CHECK(d.verdict == BFLOOD_BAD_ROOT && !d.deliver && d.n_out == 0);
+    decide_rx(n30, p30, 3, rx_hdr(n25, n40, 2), n20, &d);      /* between sender and us */
+    CHECK(d.verdict == BFLOOD_BAD_ROOT && !d.deliver && d.n_out == 0);
+    decide_rx(n30, p30, 3, rx_hdr(n10, n20, 2), n20, &d);      /* bound == sender */
+    CHECK(d.verdict == BFLOOD_BAD_ROOT && !d.deliver);
+    decide_rx(n30, p30, 3, rx_hdr(n20, n20, 1), n20, &d);      /* ...fine for the root */
+    CHECK(d.verdict == BFLOOD_FORWARD && d.n_out == 2);
+
+    CHECK(bflood_root_plausible(&n20, &n20, &n40));
+    CHECK(bflood_root_plausible(&n40, &n20, &n40));
+    CHECK(!bflood_root_plausible(&n30, &n20, &n40));
+    CHECK(!bflood_root_plausible(&n50, &n40, &n10));      /* wrapping interval (40, 10) */
+    CHECK(bflood_root_plausible(&n20, &n40, &n10));
+    CHECK(strcmp(bflood_verdict_name(BFLOOD_BAD_ROOT), "?") != 0);
 }
 
 static void test_decide_peers_list(void)
@@ -1001,6 +1042,7 @@ int main(void)
     test_decide_wrap();
     test_decide_lowest_bit();
     test_decide_refusals();
+    test_decide_root_check();
     test_decide_peers_list();
     test_sim_ring();
     test_missing_successor();

@@ -5,6 +5,7 @@
 #include "../../switchctl/fdb.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void mac_of(unsigned n, uint8_t mac[6])
 {
@@ -206,8 +207,103 @@ static void test_differential(void)
     fdb_destroy(f);
 }
 
+#define PEER_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define PEER_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* Issue 16: a neighbour claiming a local host's MAC (with a plain frame or
+ * a flood) does not pull the host's traffic while the host was seen here
+ * within the hold-down; keeping the entry alive through its flows does not
+ * extend the hold-down; a host that left (quiet here) can move. */
+static void test_hold_down(void)
+{
+    struct fdb *f = fdb_create(16, 300);
+    fdb_set_limits(f, &(struct fdb_limits){ .hold_down_s = 60 });
+    uint8_t host[6];
+    mac_of(0x4242, host);
+    CHECK(fdb_learn(f, host, 0xfffe, "", 1000) == FDB_LEARN_NEW);          /* bridge port */
+    CHECK(fdb_learn(f, host, 5, PEER_A, 2000) == FDB_LEARN_HELD);
+    CHECK(fdb_learn(f, host, 5, PEER_A, 60999) == FDB_LEARN_HELD);
+    const struct fdb_entry *e = fdb_lookup(f, host, 61000);
+    CHECK(e && e->port == 0xfffe && !e->peer[0] && e->last_seen_ms == 1000);
+    /* seen locally again: the hold-down restarts */
+    CHECK(fdb_learn(f, host, 0xfffe, NULL, 30000) == FDB_LEARN_REFRESHED);
+    CHECK(fdb_learn(f, host, 5, PEER_A, 89999) == FDB_LEARN_HELD);
+    /* frames going to it keep it alive, but are no sighting */
+    CHECK(fdb_touch(f, host, 85000));
+    CHECK(!fdb_touch(f, (uint8_t[6]){ 2, 0, 0, 0, 0, 9 }, 85000));
+    e = fdb_lookup(f, host, 85000);
+    CHECK(e && e->last_seen_ms == 85000 && e->local_ms == 30000);
+    /* another local port may take it at once (a host moved between leaves) */
+    CHECK(fdb_learn(f, host, 3, "", 86000) == FDB_LEARN_MOVED);
+    /* quiet for the hold-down: a neighbour's claim is believed (migration) */
+    CHECK(fdb_learn(f, host, 5, PEER_A, 146000) == FDB_LEARN_MOVED);
+    e = fdb_lookup(f, host, 146000);
+    CHECK(e && e->port == 5 && !strcmp(e->peer, PEER_A) && e->local_ms == 0);
+    /* a remote MAC moving between peers is not held */
+    CHECK(fdb_learn(f, host, 6, PEER_B, 147000) == FDB_LEARN_MOVED);
+    /* an aged local entry is no longer held */
+    uint8_t old[6];
+    mac_of(0x4343, old);
+    CHECK(fdb_learn(f, old, 0xfffe, "", 200000) == FDB_LEARN_NEW);
+    CHECK(fdb_learn(f, old, 5, PEER_A, 500000) == FDB_LEARN_NEW);
+    /* no limits set: the hold-down is off */
+    struct fdb *g = fdb_create(16, 300);
+    CHECK(fdb_learn(g, host, 0xfffe, "", 1000) == FDB_LEARN_NEW);
+    CHECK(fdb_learn(g, host, 5, PEER_A, 2000) == FDB_LEARN_MOVED);
+    fdb_destroy(g);
+    fdb_destroy(f);
+}
+
+/* Issue 16: random source MACs from one port fill that port's share of the
+ * table, never the table: the other ports' MACs stay and new ones are
+ * still learnt. */
+static void test_port_limits(void)
+{
+    struct fdb *f = fdb_create(64, 300);
+    fdb_set_limits(f, &(struct fdb_limits){ .peer_port_max = 16, .local_port_max = 8 });
+    uint8_t m[6];
+    for (unsigned i = 0; i < 4; i++) {
+        mac_of(i, m);
+        CHECK(fdb_learn(f, m, 2, PEER_B, 1000) == FDB_LEARN_NEW);
+        mac_of(100 + i, m);
+        CHECK(fdb_learn(f, m, 0xfffe, "", 1000) == FDB_LEARN_NEW);
+    }
+    unsigned full = 0;
+    for (unsigned i = 0; i < 1000; i++) {
+        mac_of(0x10000 + i, m);
+        full += fdb_learn(f, m, 5, PEER_A, 2000 + i) == FDB_LEARN_PORT_FULL;
+    }
+    CHECK(full == 1000 - 16);
+    CHECK(fdb_port_count(f, 5, 3000) == 16);
+    CHECK(fdb_evictions(f) == 0);
+    for (unsigned i = 0; i < 4; i++) {
+        mac_of(i, m);
+        CHECK(fdb_lookup(f, m, 3000) != NULL);
+        mac_of(100 + i, m);
+        CHECK(fdb_lookup(f, m, 3000) != NULL);
+    }
+    /* a known MAC refreshes on a full port; one moving onto it is refused */
+    mac_of(0x10000, m);
+    CHECK(fdb_learn(f, m, 5, PEER_A, 4000) == FDB_LEARN_REFRESHED);
+    mac_of(0, m);
+    CHECK(fdb_learn(f, m, 5, PEER_A, 4000) == FDB_LEARN_PORT_FULL);
+    CHECK(fdb_lookup(f, m, 4000) && fdb_lookup(f, m, 4000)->port == 2);
+    /* the local port has its own limit */
+    for (unsigned i = 4; i < 20; i++) {
+        mac_of(100 + i, m);
+        fdb_learn(f, m, 0xfffe, "", 5000);
+    }
+    CHECK(fdb_port_count(f, 0xfffe, 5000) == 8);
+    /* aged entries make room */
+    mac_of(0x20000, m);
+    CHECK(fdb_learn(f, m, 5, PEER_A, 2000 + 300000 + 1000) == FDB_LEARN_NEW);
+    fdb_destroy(f);
+}
+
 int main(void)
 {
+    test_hold_down();
+    test_port_limits();
     test_learn_and_lookup();
     test_set_port();
     test_invalid_source();
