@@ -222,6 +222,8 @@ static json_t *status_json(struct agent *a, const struct ctl_link_stats_reply *s
                                                                       : sig_state_name(st.state)));
         json_object_set_new(xmpp, "last_error", json_string(st.last_error));
         json_object_set_new(xmpp, "rooms_joined", json_integer(st.rooms_joined));
+        json_object_set_new(xmpp, "room_error", json_string(st.room_error));
+        json_object_set_new(xmpp, "join_refusals", json_integer((json_int_t)st.join_refusals));
         json_object_set_new(xmpp, "counters",
                             json_pack("{sI sI sI sI sI sI sI sI}", "sent", (json_int_t)st.sent,
                                       "send_failed", (json_int_t)st.send_failed,

@@ -96,6 +96,9 @@ struct sig_room {
     struct sig_peer *peers;     /* sorted by id */
     size_t n_peers, cap;
     bool joined;                /* our own presence came back */
+    int join_failures;          /* join refusals in a row, for backoff_ms() */
+    int64_t rejoin_at;          /* after a refusal: when to try again, 0 = not waiting */
+    char join_error[64];        /* the last refusal's condition ("conflict"), "" if none */
 };
 
 struct sig_session {
@@ -297,6 +300,9 @@ static void sig_room_joined(struct sig_session *s, struct sig_room *room)
     if (room->joined)
         return;
     room->joined = true;
+    room->join_failures = 0;
+    room->rejoin_at = 0;
+    room->join_error[0] = '\0';
     for (size_t i = 0; i < room->n_peers; i++) {
         if (!room->peers[i].seen && !room->peers[i].leave_at) {
             room->peers[i].leave_at = monotonic_ms() + SIG_REJOIN_GRACE_MS;
@@ -391,8 +397,17 @@ static int sig_on_presence(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userd
     if (!room)
         return 1;   /* not about our rooms (a contact's presence, say) */
     if (type && !strcmp(type, "error")) {
-        log_error(SIG_LOG, "%s: cannot join room %s as %s: %s", room->overlay, room->jid,
-                  s->node_id, sig_error_condition(stanza));
+        /* e.g. "conflict": another occupant holds our nickname (a squatter,
+         * or our own previous session not yet gone): never stay out, try
+         * again with backoff and say so in status */
+        room->joined = false;
+        room->join_failures++;
+        int64_t delay = backoff_ms(room->join_failures, (uint32_t)monotonic_ms());
+        room->rejoin_at = monotonic_ms() + delay;
+        snprintf(room->join_error, sizeof room->join_error, "%s", sig_error_condition(stanza));
+        s->stats.join_refusals++;
+        log_error(SIG_LOG, "%s: cannot join room %s as %s: %s; trying again in %lld ms",
+                  room->overlay, room->jid, s->node_id, room->join_error, (long long)delay);
         return 1;
     }
 
@@ -502,6 +517,7 @@ static void sig_join_rooms(struct sig_session *s)
     for (int i = 0; i < s->n_rooms; i++) {
         struct sig_room *room = &s->rooms[i];
         room->joined = false;
+        room->rejoin_at = 0;
         for (size_t j = 0; j < room->n_peers; j++) {
             room->peers[j].seen = false;
             room->peers[j].leave_at = 0;
@@ -934,6 +950,13 @@ int sig_session_timeout_ms(const struct sig_session *s)
     case SIG_ONLINE:
         if (s->flush_wanted)
             return 0;
+        for (int i = 0; i < s->n_rooms; i++) {
+            if (!s->rooms[i].joined && s->rooms[i].rejoin_at) {
+                int64_t left = s->rooms[i].rejoin_at - monotonic_ms();
+                if (left < SIG_IDLE_MS)
+                    return left <= 0 ? 0 : (int)left;
+            }
+        }
         return s->conn && xmpp_conn_send_queue_len(s->conn) > 0 ? SIG_BUSY_MS : SIG_IDLE_MS;
     }
     return SIG_IDLE_MS;
@@ -980,6 +1003,15 @@ void sig_session_run(struct sig_session *s)
         sig_release_conn(s);
     else
         sig_sweep_departures(s);
+    for (int i = 0; i < s->n_rooms && s->state == SIG_ONLINE; i++) {
+        struct sig_room *room = &s->rooms[i];
+        if (!room->joined && room->rejoin_at && now >= room->rejoin_at) {
+            room->rejoin_at = 0;
+            log_info(SIG_LOG, "%s: joining room %s again (%s before)", room->overlay,
+                     room->jid, room->join_error);
+            sig_join_room(s, room);
+        }
+    }
     sig_active = NULL;
 }
 
@@ -988,6 +1020,13 @@ void sig_session_stats(const struct sig_session *s, struct sig_stats *out)
     *out = s->stats;
     out->state = s->state;
     out->rooms_joined = 0;
-    for (int i = 0; i < s->n_rooms; i++)
-        out->rooms_joined += s->state == SIG_ONLINE && s->rooms[i].joined;
+    out->room_error[0] = '\0';
+    for (int i = 0; i < s->n_rooms; i++) {
+        const struct sig_room *r = &s->rooms[i];
+        out->rooms_joined += s->state == SIG_ONLINE && r->joined;
+        if (!r->joined && r->join_error[0] && !out->room_error[0])
+            snprintf(out->room_error, sizeof out->room_error,
+                     "%s: %s (nickname %s), retry %d", r->overlay, r->join_error, s->node_id,
+                     r->join_failures);
+    }
 }

@@ -59,6 +59,8 @@ struct sig_stats {
     uint64_t reconnects;    /* connection attempts after the first */
     uint64_t peers;         /* occupants known over all rooms */
     int rooms_joined;       /* rooms whose join the server confirmed */
+    uint64_t join_refusals; /* room joins the server refused ("conflict"...), each retried */
+    char room_error[160];   /* a room not joined: why ("lab: conflict (nickname ...)"), or "" */
     char last_error[160];   /* why the last connection ended, "" if none */
 };
 
