@@ -489,14 +489,22 @@ static bool config_servers(struct config_ctx *c, const struct jf_obj *top,
 static bool config_link(struct config_ctx *c, const struct jf_obj *top,
                         struct config *cfg)
 {
-    static const char *const keys[] = { "rekey_records", "data_records", NULL };
+    static const char *const keys[] = { "rekey_records", "data_records", "rekey_after_s",
+                                        "rekey_after_bytes", NULL };
     struct jf_obj s;
+    long long bytes;
 
     /* 2^24 records per AES-GCM key (RFC 8446 5.5 allows 2^24.5); small
-     * values are for tests of rekeying itself */
-    return config_section(c, top, "link", false, &s, keys)
-           && config_int(c, &s, "rekey_records", 16, 1 << 30, 1 << 24, &cfg->rekey_records)
-           && jf_bool(&c->r, &s, "data_records", false, true, &cfg->data_records);
+     * values are for tests of rekeying itself. A fresh handshake (new
+     * ECDHE) a day or a TiB; a few seconds are for tests too. */
+    bool ok = config_section(c, top, "link", false, &s, keys)
+              && config_int(c, &s, "rekey_records", 16, 1 << 30, 1 << 24, &cfg->rekey_records)
+              && jf_bool(&c->r, &s, "data_records", false, true, &cfg->data_records)
+              && config_int(c, &s, "rekey_after_s", 2, 366 * 86400, 86400, &cfg->rekey_after_s)
+              && jf_int(&c->r, &s, "rekey_after_bytes", false, 1LL << 20, 1LL << 60, 1LL << 40,
+                        &bytes);
+    cfg->rekey_after_bytes = ok ? (uint64_t)bytes : 0;
+    return ok;
 }
 
 static bool config_ice(struct config_ctx *c, const struct jf_obj *top,

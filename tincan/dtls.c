@@ -31,11 +31,16 @@ struct dtls_ctx {
     SSL_CTX *ssl_ctx;
     BIO_METHOD *bio_method;
     uint64_t rekey;            /* records per key epoch (rec.h) */
+    uint32_t rekey_after_s;    /* re-handshakes (dtls.h) */
+    uint64_t rekey_after_bytes;
     bool legacy;               /* act as a peer without data records */
 };
 
-/* The ALPN list a client offers: evio's data records (rec.h). */
-static const unsigned char dtls_alpn[] = "\x0a" REC_ALPN;
+/* The ALPN list a client offers: evio's data records with re-handshakes,
+ * or without them (rec.h). */
+static const unsigned char dtls_alpn[] = "\x0a" REC_ALPN2 "\x0a" REC_ALPN;
+
+#define DTLS_RANDOM_LEN 32
 
 struct dtls {
     SSL *ssl;
@@ -50,6 +55,33 @@ struct dtls {
     char reason[160];
     struct rec *rec;           /* evio's data records; NULL: DTLS records */
     uint64_t rekey;
+    struct dtls_ctx *ctx;
+
+    /* re-handshakes (dtls.h), with evio-rec/2 only */
+    bool rekeying;             /* the peer agreed to them */
+    unsigned gen;              /* generation of rec */
+    struct dtls *parent;       /* set in a re-handshake's own session */
+    struct dtls *child;        /* the re-handshake under way (a server keeps
+                                * it until its keys are in use) */
+    uint8_t child_random[DTLS_RANDOM_LEN];   /* server: its ClientHello's */
+    bool child_random_set;
+    unsigned child_ticks;
+    bool child_new_this_tick;  /* server: one new session a tick at most */
+    /* the other generation: newer (a server's, until the client's first
+     * record in it) or older (until the peer's first record in rec, then
+     * REC_PREV_KEEP_TICKS) */
+    struct rec *rec_other;
+    bool other_newer;
+    int other_ticks;           /* older: -1 while waiting for that record */
+    uint32_t rekey_after_s;
+    uint64_t rekey_after_bytes;
+    uint32_t gen_ticks;        /* age of rec's generation */
+    uint64_t gen_bytes;        /* sealed in it */
+    unsigned retry_ticks;      /* after a failed re-handshake */
+    unsigned ask_ticks;        /* server: since it last asked */
+    bool asked;                /* client: the server asked */
+    uint64_t rehandshake_failures;
+    struct rec_counters acc;   /* of generations gone */
 };
 
 /* Decrypted records, each handed on before the next, and the record being
@@ -57,6 +89,8 @@ struct dtls {
  * hold none. */
 static uint8_t dtls_rx[DTLS_MAX_RECORD];
 static uint8_t dtls_tx[DTLS_MAX_RECORD + REC_OVERHEAD];
+/* a re-handshake's datagram behind DTLS_REKEY_PREFIX */
+static uint8_t dtls_wrap[1 + DTLS_MAX_RECORD + 2048];
 
 const char *dtls_status_name(enum dtls_status s)
 {
@@ -179,16 +213,20 @@ static int dtls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *
 {
     (void)ssl;
     (void)arg;
-    for (unsigned int i = 0; i < inlen;) {
-        unsigned int n = in[i];
-        if (i + 1 + n > inlen)
-            break;
-        if (n == sizeof REC_ALPN - 1 && memcmp(in + i + 1, REC_ALPN, n) == 0) {
-            *out = in + i + 1;
-            *outlen = (unsigned char)n;
-            return SSL_TLSEXT_ERR_OK;
+    static const char *const prefs[] = { REC_ALPN2, REC_ALPN };
+    for (size_t p = 0; p < sizeof prefs / sizeof *prefs; p++) {
+        size_t want = strlen(prefs[p]);
+        for (unsigned int i = 0; i < inlen;) {
+            unsigned int n = in[i];
+            if (i + 1 + n > inlen)
+                break;
+            if (n == want && memcmp(in + i + 1, prefs[p], n) == 0) {
+                *out = in + i + 1;
+                *outlen = (unsigned char)n;
+                return SSL_TLSEXT_ERR_OK;
+            }
+            i += 1 + n;
         }
-        i += 1 + n;
     }
     return SSL_TLSEXT_ERR_NOACK;
 }
@@ -227,6 +265,8 @@ struct dtls_ctx *dtls_ctx_new(const struct cert *cert, char **err)
     SSL_CTX_set_options(s, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_alpn_select_cb(s, dtls_alpn_select, NULL);
     c->rekey = REC_REKEY_DEFAULT;
+    c->rekey_after_s = DTLS_REKEY_AFTER_S_DEFAULT;
+    c->rekey_after_bytes = DTLS_REKEY_AFTER_BYTES_DEFAULT;
     return c;
 
 fail:
@@ -240,6 +280,12 @@ fail:
 void dtls_ctx_set_rekey(struct dtls_ctx *c, uint64_t records)
 {
     c->rekey = records ? records : REC_REKEY_DEFAULT;
+}
+
+void dtls_ctx_set_rehandshake(struct dtls_ctx *c, uint32_t after_s, uint64_t after_bytes)
+{
+    c->rekey_after_s = after_s;
+    c->rekey_after_bytes = after_bytes;
 }
 
 void dtls_ctx_set_legacy(struct dtls_ctx *c, bool legacy)
@@ -284,6 +330,9 @@ struct dtls *dtls_new(struct dtls_ctx *c, bool client, const uint8_t peer_fp[CER
     d->aux = aux;
     d->status = DTLS_HANDSHAKING;
     d->rekey = c->rekey;
+    d->ctx = c;
+    d->rekey_after_s = c->rekey_after_s;
+    d->rekey_after_bytes = c->rekey_after_bytes;
 
     d->ssl = SSL_new(c->ssl_ctx);
     BIO *bio = BIO_new(c->bio_method);
@@ -313,11 +362,17 @@ void dtls_free(struct dtls *d)
 {
     if (!d)
         return;
+    dtls_free(d->child);
     SSL_free(d->ssl);   /* cleanses the session keys */
     if (d->rec) {
         rec_free(d->rec);
         free(d->rec);
     }
+    if (d->rec_other) {
+        rec_free(d->rec_other);
+        free(d->rec_other);
+    }
+    OPENSSL_cleanse(d->child_random, sizeof d->child_random);
     free(d);
 }
 
@@ -337,7 +392,8 @@ static bool dtls_rec_start(struct dtls *d)
     const unsigned char *proto = NULL;
     unsigned int n = 0;
     SSL_get0_alpn_selected(d->ssl, &proto, &n);
-    if (n != sizeof REC_ALPN - 1 || memcmp(proto, REC_ALPN, n) != 0) {
+    bool v2 = n == sizeof REC_ALPN2 - 1 && memcmp(proto, REC_ALPN2, n) == 0;
+    if (!v2 && (n != sizeof REC_ALPN - 1 || memcmp(proto, REC_ALPN, n) != 0)) {
         log_info(DTLS_MOD, "%s: the peer does not speak %s; frames go as DTLS records "
                  "(no rekeying)", d->client ? "client" : "server", REC_ALPN);
         return true;
@@ -350,7 +406,8 @@ static bool dtls_rec_start(struct dtls *d)
     /* the first half is the client's sending secret, the second the server's */
     const uint8_t *mine = d->client ? km : km + REC_SECRET_LEN;
     const uint8_t *theirs = d->client ? km + REC_SECRET_LEN : km;
-    if (ok && !rec_init(d->rec, mine, theirs, d->rekey)) {
+    d->rekeying = v2;
+    if (ok && !rec_init_gen(d->rec, mine, theirs, d->rekey, d->gen)) {
         free(d->rec);
         d->rec = NULL;
         ok = false;
@@ -409,22 +466,266 @@ void dtls_close(struct dtls *d)
         dtls_set_status(d, DTLS_CLOSED, "closed locally");
 }
 
+/* ---- re-handshakes (dtls.h) ----------------------------------------- */
+
+/* A re-handshake's session writes through its parent, behind the prefix. */
+static void dtls_child_output(void *aux, const uint8_t *data, size_t len)
+{
+    struct dtls *d = aux;
+    if (len + 1 > sizeof dtls_wrap)
+        return;
+    dtls_wrap[0] = DTLS_REKEY_PREFIX;
+    memcpy(dtls_wrap + 1, data, len);
+    d->cbs.output(d->aux, dtls_wrap, len + 1);
+}
+
+static void dtls_child_deliver(void *aux, const uint8_t *data, size_t len)
+{
+    (void)aux, (void)data, (void)len;   /* it only handshakes */
+}
+
+static const struct dtls_callbacks dtls_child_cbs = { dtls_child_output, dtls_child_deliver };
+
+static const char *dtls_side(const struct dtls *d)
+{
+    return d->client ? "client" : "server";
+}
+
+/* Adds C's counters to the generations gone. */
+static void dtls_acc_add(struct rec_counters *acc, const struct rec_counters *c)
+{
+    acc->rekeys_tx += c->rekeys_tx;
+    acc->rekeys_rx += c->rekeys_rx;
+    acc->drop_replay += c->drop_replay;
+    acc->drop_auth += c->drop_auth;
+    acc->drop_epoch += c->drop_epoch;
+    acc->drop_malformed += c->drop_malformed;
+}
+
+/* Forgets the other generation's keys. */
+static void dtls_other_free(struct dtls *d)
+{
+    if (!d->rec_other)
+        return;
+    dtls_acc_add(&d->acc, &d->rec_other->c);
+    rec_free(d->rec_other);
+    free(d->rec_other);
+    d->rec_other = NULL;
+}
+
+static void dtls_child_free(struct dtls *d)
+{
+    dtls_free(d->child);
+    d->child = NULL;
+    d->child_ticks = 0;
+}
+
+/* A re-handshake that did not finish: everything stays as it was. */
+static void dtls_rekey_failed(struct dtls *d, const char *why)
+{
+    log_info(DTLS_MOD, "%s: re-handshake %u failed (%s); trying again in %d s", dtls_side(d),
+             d->gen + 1, why, DTLS_REKEY_RETRY_TICKS);
+    if (d->rec_other && d->other_newer)
+        dtls_other_free(d);
+    dtls_child_free(d);
+    d->rehandshake_failures++;
+    d->retry_ticks = DTLS_REKEY_RETRY_TICKS;
+}
+
+/* REC becomes the generation in use, the one before it the other. */
+static void dtls_gen_advance(struct dtls *d, struct rec *rec)
+{
+    d->rec_other = d->rec;
+    d->rec = rec;
+    d->other_newer = false;
+    d->gen++;
+    d->gen_ticks = 0;
+    d->gen_bytes = 0;
+    d->ask_ticks = 0;
+    d->asked = false;
+    log_info(DTLS_MOD, "%s: re-handshake done, sending in generation %u", dtls_side(d), d->gen);
+}
+
+static struct dtls *dtls_child_new(struct dtls *d)
+{
+    struct dtls *c = dtls_new(d->ctx, d->client, d->peer_fp, &dtls_child_cbs, d);
+    if (c) {
+        c->parent = d;
+        c->gen = d->gen + 1;
+    }
+    return c;
+}
+
+/* Reacts to whatever the last call did to the re-handshake's session. */
+static void dtls_child_check(struct dtls *d)
+{
+    struct dtls *c = d->child;
+    if (!c)
+        return;
+    if (c->status == DTLS_FAILED || c->status == DTLS_CLOSED) {
+        dtls_rekey_failed(d, c->reason);
+        return;
+    }
+    if (c->status != DTLS_ESTABLISHED || (d->rec_other && d->other_newer))
+        return;   /* under way, or a server already waiting for the client */
+    if (!c->rec || !c->rekeying) {
+        dtls_rekey_failed(d, "the peer no longer speaks " REC_ALPN2);
+        return;
+    }
+    struct rec *n = c->rec;
+    c->rec = NULL;
+    dtls_other_free(d);   /* an older generation still in its grace time */
+    if (d->client) {
+        /* last to finish: the server has these keys already */
+        dtls_child_free(d);
+        dtls_gen_advance(d, n);
+        d->other_ticks = -1;   /* until the server's first new record */
+        static const uint8_t first = 0x00;
+        dtls_send(d, &first, 1);
+    } else {
+        /* first to finish: receive with them, send with the old ones
+         * until the client shows it has them; keep the session, should
+         * the client need our last flight again */
+        d->rec_other = n;
+        d->other_newer = true;
+    }
+}
+
+/* A ClientHello's random, if DATA (a DTLS datagram) starts with one. */
+static const uint8_t *dtls_client_hello_random(const uint8_t *data, size_t len)
+{
+    /* record header 13 bytes (type, version, epoch 0, sequence, length),
+     * handshake header 12 (type 1, length, message_seq, fragment offset 0,
+     * fragment length), client_version 2, then the random */
+    if (len < 13 + 12 + 2 + DTLS_RANDOM_LEN || data[0] != 22 || data[3] != 0 || data[4] != 0
+        || data[13] != 1 || data[19] != 0 || data[20] != 0 || data[21] != 0)
+        return NULL;
+    return data + 13 + 12 + 2;
+}
+
+/* One datagram of a re-handshake (the prefix taken off). */
+static enum dtls_input_result dtls_rekey_input(struct dtls *d, const uint8_t *data, size_t len)
+{
+    if (d->status != DTLS_ESTABLISHED || !d->rekeying || d->parent)
+        return DTLS_IN_DROPPED;
+    if (!d->client) {
+        /* a ClientHello not seen before starts a new session; one a tick
+         * at most, whoever sends them */
+        const uint8_t *random = dtls_client_hello_random(data, len);
+        if (random && (!d->child_random_set
+                       || memcmp(random, d->child_random, DTLS_RANDOM_LEN) != 0)) {
+            if (d->child_new_this_tick)
+                return DTLS_IN_DROPPED;
+            if (d->rec_other && d->other_newer)
+                dtls_other_free(d);
+            dtls_child_free(d);
+            d->child = dtls_child_new(d);
+            d->child_new_this_tick = true;
+            memcpy(d->child_random, random, DTLS_RANDOM_LEN);
+            d->child_random_set = true;
+        }
+    }
+    if (!d->child)
+        return DTLS_IN_DROPPED;
+    enum dtls_input_result r = dtls_input(d->child, data, len);
+    dtls_child_check(d);
+    return r;
+}
+
+/* Starts a re-handshake if one is due (client) or asks for one (server). */
+static void dtls_rekey_tick(struct dtls *d)
+{
+    if (d->status != DTLS_ESTABLISHED || !d->rekeying || d->parent)
+        return;
+    d->child_new_this_tick = false;
+    if (d->gen_ticks < UINT32_MAX)
+        d->gen_ticks++;
+    if (d->ask_ticks < UINT32_MAX)
+        d->ask_ticks++;
+    if (d->retry_ticks)
+        d->retry_ticks--;
+    if (d->child) {
+        if (d->child->status == DTLS_HANDSHAKING && dtls_timeout_ms(d->child) == 0) {
+            dtls_handle_timeout(d->child);
+            dtls_child_check(d);
+        }
+        if (d->child && ++d->child_ticks >= DTLS_REKEY_TIMEOUT_TICKS)
+            dtls_rekey_failed(d, "timed out");
+        return;
+    }
+    bool due = (d->rekey_after_s && d->gen_ticks >= d->rekey_after_s)
+               || (d->rekey_after_bytes && d->gen_bytes >= d->rekey_after_bytes)
+               || d->asked;
+    if (!due || d->retry_ticks)
+        return;
+    if (!d->client) {
+        if (d->ask_ticks >= DTLS_REKEY_ASK_TICKS) {
+            static const uint8_t ask = DTLS_REKEY_ASK;
+            d->ask_ticks = 0;
+            dtls_send(d, &ask, 1);
+        }
+        return;
+    }
+    d->asked = false;
+    if (!(d->child = dtls_child_new(d))) {
+        d->retry_ticks = DTLS_REKEY_RETRY_TICKS;
+        return;
+    }
+    log_debug(DTLS_MOD, "client: re-handshake %u", d->gen + 1);
+    dtls_start(d->child);
+    dtls_child_check(d);
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+/* The generation a record of type TYPE belongs to, or NULL. */
+static struct rec *dtls_rec_for(struct dtls *d, uint8_t type)
+{
+    if (d->rec && d->rec->type == type)
+        return d->rec;
+    if (d->rec_other && d->rec_other->type == type)
+        return d->rec_other;
+    return NULL;
+}
+
+bool dtls_rec_authentic(struct dtls *d, const uint8_t *data, size_t len)
+{
+    struct rec *r = d->status == DTLS_ESTABLISHED && len ? dtls_rec_for(d, data[0]) : NULL;
+    return r && rec_check(r, data, len, dtls_rx, sizeof dtls_rx) == REC_OK;
+}
+
 /* One of evio's data records (or, once they are in use, a DTLS
  * application record, which the peer never sends then). */
 static enum dtls_input_result dtls_rec_input(struct dtls *d, const uint8_t *data, size_t len)
 {
-    if (d->status != DTLS_ESTABLISHED || !d->rec || data[0] != REC_TYPE)
+    if (d->status != DTLS_ESTABLISHED || !d->rec)
         return DTLS_IN_DROPPED;
+    struct rec *r = dtls_rec_for(d, data[0]);
     size_t n = 0;
-    switch (rec_open(d->rec, data, len, dtls_rx, sizeof dtls_rx, &n)) {
+    if (!r)
+        return DTLS_IN_DROPPED;   /* a generation gone, or a DTLS record */
+    switch (rec_open(r, data, len, dtls_rx, sizeof dtls_rx, &n)) {
     case REC_OK:
-        d->cbs.deliver(d->aux, dtls_rx, n);
-        return DTLS_IN_OK;
+        break;
     case REC_REPLAY:
         return DTLS_IN_REPLAY;
     default:
         return DTLS_IN_DROPPED;
     }
+    if (r == d->rec_other && d->other_newer) {
+        /* server: the client sends in the new generation, so do we */
+        struct rec *n2 = d->rec_other;
+        d->rec_other = NULL;
+        dtls_child_free(d);
+        dtls_gen_advance(d, n2);
+        d->other_ticks = REC_PREV_KEEP_TICKS;
+    } else if (r == d->rec && d->rec_other && !d->other_newer && d->other_ticks < 0) {
+        d->other_ticks = REC_PREV_KEEP_TICKS;   /* the peer moved on too */
+    }
+    if (n == 1 && dtls_rx[0] == DTLS_REKEY_ASK && d->client && d->rekeying)
+        d->asked = true;
+    d->cbs.deliver(d->aux, dtls_rx, n);
+    return DTLS_IN_OK;
 }
 
 enum dtls_input_result dtls_input(struct dtls *d, const uint8_t *data, size_t len)
@@ -435,7 +736,10 @@ enum dtls_input_result dtls_input(struct dtls *d, const uint8_t *data, size_t le
         return DTLS_IN_DROPPED;
     if (data[0] < 20 || data[0] > 63)   /* not a DTLS record at all (RFC 7983) */
         return DTLS_IN_DROPPED;
-    if (data[0] == REC_TYPE || (d->rec && data[0] == DTLS_CT_APPLICATION_DATA))
+    if (data[0] == DTLS_REKEY_PREFIX)
+        return dtls_rekey_input(d, data + 1, len - 1);
+    if (data[0] == REC_TYPE || data[0] == REC_TYPE_ODD
+        || (d->rec && data[0] == DTLS_CT_APPLICATION_DATA))
         return dtls_rec_input(d, data, len);
 
     d->in = data;
@@ -477,8 +781,10 @@ bool dtls_send(struct dtls *d, const void *data, size_t len)
         return false;
     if (d->rec) {
         size_t n = rec_seal(d->rec, data, len, dtls_tx);
-        if (n)
+        if (n) {
+            d->gen_bytes += len;
             d->cbs.output(d->aux, dtls_tx, n);
+        }
         return n != 0;
     }
     ERR_clear_error();
@@ -515,11 +821,33 @@ void dtls_tick(struct dtls *d)
 {
     if (d->rec)
         rec_tick(d->rec);
+    if (d->rec_other) {
+        rec_tick(d->rec_other);
+        if (!d->other_newer && d->other_ticks >= 0 && --d->other_ticks <= 0)
+            dtls_other_free(d);
+    }
+    dtls_rekey_tick(d);
 }
 
 const struct rec *dtls_rec(const struct dtls *d)
 {
     return d->rec;
+}
+
+void dtls_get_stats(const struct dtls *d, struct dtls_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->records = !d->rec ? "dtls" : d->rekeying ? REC_ALPN2 : REC_ALPN;
+    st->c = d->acc;
+    if (d->rec) {
+        dtls_acc_add(&st->c, &d->rec->c);
+        st->tx_epoch = rec_tx_epoch(d->rec);
+        st->rx_epoch = rec_rx_epoch(d->rec);
+    }
+    if (d->rec_other)
+        dtls_acc_add(&st->c, &d->rec_other->c);
+    st->generation = d->gen;
+    st->rehandshake_failures = d->rehandshake_failures;
 }
 
 enum dtls_status dtls_get_status(const struct dtls *d)

@@ -102,11 +102,17 @@ bool fastpath_open(struct fastpath *fp, int base_fd, const struct sockaddr_in *r
         return false;
     }
     fp->remote = *remote;
-    /* libnice bound its socket without SO_REUSEADDR; a UDP port may be
-     * bound twice only if both sockets ask for it when the second binds */
+    /* libnice bound its socket alone; a UDP port may be bound twice only if
+     * both sockets ask for it when the second binds. SO_REUSEPORT, never
+     * SO_REUSEADDR: with the latter on both, any local user could bind the
+     * same address and read the link's STUN and TURN traffic, while the
+     * kernel lets only a socket of the same effective UID join a
+     * SO_REUSEPORT group (tests/integration/tincan_port_owner.sh). The
+     * connected socket still gets the peer's datagrams and libnice's
+     * everything else: a connected socket outranks the group's choice. */
     int one = 1;
-    if (setsockopt(base_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
-        *err = fp_err("SO_REUSEADDR on the ICE socket");
+    if (setsockopt(base_fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        *err = fp_err("SO_REUSEPORT on the ICE socket");
         return false;
     }
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -114,7 +120,7 @@ bool fastpath_open(struct fastpath *fp, int base_fd, const struct sockaddr_in *r
         *err = fp_err("socket");
         return false;
     }
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0
         || bind(fd, (struct sockaddr *)&fp->local, sizeof fp->local) < 0) {
         *err = fp_err("bind beside the ICE socket");
         close(fd);

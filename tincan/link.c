@@ -22,6 +22,7 @@
 #include "rec.h"
 #include "servers.h"
 #include "tap.h"
+#include "turnlearn.h"
 #include "underlay.h"
 
 #define LINK_MOD "tincan"
@@ -91,6 +92,7 @@ struct link {
     /* relayed: looking at libnice's socket for the channel (link_turn_peek) */
     guint turn_watch;
     unsigned turn_ticks;
+    uint64_t turn_forged;         /* ChannelData from a server that did not authenticate */
     bool batching;                /* outputs queue until the TAP batch ends */
     struct fastpath_counters fast_c;   /* of every fast path the link had */
 
@@ -442,7 +444,10 @@ static gboolean link_on_fast(gint fd, GIOCondition cond, gpointer data)
 /* Learning the TURN channel. The peer's records reach us through the server
  * as ChannelData on the channel libnice bound to the peer (the server uses
  * one number both ways, RFC 8656 §12), so the first such message from one of
- * our TURN servers that carries a record tells where and how to send. It is
+ * our TURN servers whose record authenticates under the link's keys
+ * (turnlearn.h: a dry run that uses nothing up, so libnice's read still
+ * delivers it) tells where and how to send; a forged one from the server's
+ * address changes nothing (counted in turn_forged). It is
  * looked at in place (MSG_PEEK) from the check of a source of our own on
  * libnice's socket: GLib checks every ready source before it dispatches any,
  * so the look comes before libnice's read, and a check that declines leaves
@@ -459,25 +464,41 @@ struct turn_peek {
     struct link *l;
     unsigned peeks;
     bool found;
+    unsigned forged;
     uint16_t channel;
     struct sockaddr_in server;
 };
+
+static bool link_rec_authentic(void *aux, const uint8_t *rec, size_t len)
+{
+    struct link *l = aux;
+    return dtls_rec_authentic(l->dtls, rec, len);
+}
 
 static gboolean turn_peek_check(GSource *src)
 {
     struct turn_peek *t = (struct turn_peek *)src;
     if (!(t->pfd.revents & G_IO_IN))
         return FALSE;
-    uint8_t head[FASTPATH_CHANNEL_HDR + 1];
     socklen_t flen = sizeof t->server;
-    /* MSG_TRUNC: the datagram's whole length, though only HEAD is copied */
-    ssize_t n = recvfrom(t->pfd.fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC,
-                         (struct sockaddr *)&t->server, &flen);
-    size_t plen;
-    t->found = n > (ssize_t)FASTPATH_CHANNEL_HDR && flen == sizeof t->server
-               && fastpath_channel_data(head, (size_t)n, &t->channel, &plen) && plen > 0
-               && head[FASTPATH_CHANNEL_HDR] >= 20 && head[FASTPATH_CHANNEL_HDR] <= 63
-               && ice_is_turn_server(t->l->ice, &t->server);
+    /* the whole datagram (the shared TAP buffer is free between frames) */
+    ssize_t n = recvfrom(t->pfd.fd, link_tap_buf, sizeof link_tap_buf,
+                         MSG_PEEK | MSG_DONTWAIT, (struct sockaddr *)&t->server, &flen);
+    bool from_server = n > 0 && flen == sizeof t->server
+                       && ice_is_turn_server(t->l->ice, &t->server);
+    switch (n > 0 ? turnlearn_judge(link_tap_buf, (size_t)n, from_server, link_rec_authentic,
+                                    t->l, &t->channel)
+                  : TURNLEARN_OTHER) {
+    case TURNLEARN_AUTHENTIC:
+        t->found = true;
+        break;
+    case TURNLEARN_FORGED:
+        t->forged++;
+        t->l->turn_forged++;
+        break;
+    case TURNLEARN_OTHER:
+        break;
+    }
     return t->found || (n >= 0 && ++t->peeks >= LINK_TURN_PEEKS);
 }
 
@@ -908,15 +929,18 @@ json_t *link_stats_json(const struct link *l)
                          "fast_rx_reads", (json_int_t)f.rx_reads,
                          "fast_rx_datagrams", (json_int_t)f.rx_datagrams,
                          "fast_rx_stun", (json_int_t)f.rx_stun);
-    const struct rec *r = dtls_rec(l->dtls);
-    struct rec_counters rc = r ? r->c : (struct rec_counters){ 0 };
-    parts[4] = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
-                         "records", r ? REC_ALPN : "dtls",
-                         "tx_epoch", (json_int_t)(r ? rec_tx_epoch(r) : 0),
-                         "rx_epoch", (json_int_t)(r ? rec_rx_epoch(r) : 0),
-                         "rekeys_tx", (json_int_t)rc.rekeys_tx,
-                         "rekeys_rx", (json_int_t)rc.rekeys_rx,
+    struct dtls_stats ds;
+    dtls_get_stats(l->dtls, &ds);
+    parts[4] = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                         "records", ds.records,
+                         "tx_epoch", (json_int_t)ds.tx_epoch,
+                         "rx_epoch", (json_int_t)ds.rx_epoch,
+                         "rekeys_tx", (json_int_t)ds.c.rekeys_tx,
+                         "rekeys_rx", (json_int_t)ds.c.rekeys_rx,
                          "drop_replay", (json_int_t)c->drop_replay,
-                         "drop_epoch", (json_int_t)rc.drop_epoch);
+                         "drop_epoch", (json_int_t)ds.c.drop_epoch,
+                         "rehandshakes", (json_int_t)ds.generation,
+                         "rehandshake_failures", (json_int_t)ds.rehandshake_failures,
+                         "turn_forged", (json_int_t)l->turn_forged);
     return link_json_merge(parts, sizeof parts / sizeof *parts);
 }

@@ -97,6 +97,7 @@ int main(int argc, char **argv)
     }
     dtls_ctx_set_rekey(dtls, (uint64_t)cfg.rekey_records);
     dtls_ctx_set_legacy(dtls, !cfg.data_records);
+    dtls_ctx_set_rehandshake(dtls, (uint32_t)cfg.rekey_after_s, cfg.rekey_after_bytes);
     int e = cli_mkdir_p(cfg.run_dir, 0755);
     if (e) {
         log_error(MAIN_MOD, "%s: %s", cfg.run_dir, strerror(e));

@@ -76,7 +76,14 @@ static bool rec_rx_prepare_next(struct rec *r, uint64_t num)
 bool rec_init(struct rec *r, const uint8_t tx_secret[REC_SECRET_LEN],
               const uint8_t rx_secret[REC_SECRET_LEN], uint64_t rekey)
 {
+    return rec_init_gen(r, tx_secret, rx_secret, rekey, 0);
+}
+
+bool rec_init_gen(struct rec *r, const uint8_t tx_secret[REC_SECRET_LEN],
+                  const uint8_t rx_secret[REC_SECRET_LEN], uint64_t rekey, unsigned gen)
+{
     memset(r, 0, sizeof *r);
+    r->type = gen & 1 ? REC_TYPE_ODD : REC_TYPE;
     r->rekey = rekey == 0 ? 1 : rekey > REC_SEQ_MAX ? REC_SEQ_MAX : rekey;
     memcpy(r->tx_secret, tx_secret, REC_SECRET_LEN);
     memcpy(r->rx_secret, rx_secret, REC_SECRET_LEN);
@@ -147,17 +154,18 @@ static void rec_nonce(const struct rec_epoch *e, uint64_t seq, uint8_t nonce[REC
 
 size_t rec_seal(struct rec *r, const uint8_t *in, size_t len, uint8_t *out)
 {
-    if (r->tx_seq >= r->rekey) {
+    if (r->tx_seq >= r->rekey || (r->tx_seq > 0 && r->tx_ticks >= REC_EPOCH_MAX_TICKS)) {
         struct rec_epoch next;
         if (!rec_ratchet(r->tx_secret) || !rec_epoch_init(&next, r->tx_secret, r->tx.epoch + 1, true))
             return 0;   /* the old key is not used past its limit either way */
         rec_epoch_free(&r->tx);
         r->tx = next;
         r->tx_seq = 0;
+        r->tx_ticks = 0;
         r->c.rekeys_tx++;
     }
     uint64_t seq = r->tx_seq++;
-    out[0] = REC_TYPE;
+    out[0] = r->type;
     out[1] = (uint8_t)r->tx.epoch;
     for (int i = 0; i < 6; i++)
         out[2 + i] = (uint8_t)(seq >> (8 * (5 - i)));
@@ -174,11 +182,14 @@ size_t rec_seal(struct rec *r, const uint8_t *in, size_t len, uint8_t *out)
     return REC_HDR + len + REC_TAG;
 }
 
-enum rec_result rec_open(struct rec *r, const uint8_t *in, size_t len, uint8_t *out,
-                         size_t out_cap, size_t *out_len)
+/* rec_open, or its dry run (COMMIT false: nothing counted or marked). */
+static enum rec_result rec_open_in(struct rec *r, const uint8_t *in, size_t len, uint8_t *out,
+                                   size_t out_cap, size_t *out_len, bool commit)
 {
-    if (len < REC_OVERHEAD || in[0] != REC_TYPE || len - REC_OVERHEAD > out_cap) {
-        r->c.drop_malformed++;
+    struct rec_counters scratch = { 0 };
+    struct rec_counters *c = commit ? &r->c : &scratch;
+    if (len < REC_OVERHEAD || in[0] != r->type || len - REC_OVERHEAD > out_cap) {
+        c->drop_malformed++;
         return REC_MALFORMED;
     }
     struct rec_epoch *e = NULL;
@@ -189,14 +200,14 @@ enum rec_result rec_open(struct rec *r, const uint8_t *in, size_t len, uint8_t *
     else if (r->rx_prev.set && in[1] == (uint8_t)r->rx_prev.epoch)
         e = &r->rx_prev;
     if (!e) {
-        r->c.drop_epoch++;
+        c->drop_epoch++;
         return REC_EPOCH;
     }
     uint64_t seq = 0;
     for (int i = 2; i < REC_HDR; i++)
         seq = seq << 8 | in[i];
     if (!rec_window_check(e, seq)) {
-        r->c.drop_replay++;
+        c->drop_replay++;
         return REC_REPLAY;
     }
     size_t clen = len - REC_HDR - REC_TAG;
@@ -210,9 +221,12 @@ enum rec_result rec_open(struct rec *r, const uint8_t *in, size_t len, uint8_t *
         || EVP_DecryptUpdate(ctx, out, &n1, in + REC_HDR, (int)clen) != 1
         || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, REC_TAG, tag) != 1
         || EVP_DecryptFinal_ex(ctx, out + n1, &n2) != 1) {
-        r->c.drop_auth++;
+        c->drop_auth++;
         return REC_AUTH;
     }
+    *out_len = clen;
+    if (!commit)
+        return REC_OK;
     rec_window_mark(e, seq);
     if (e == &r->rx_next) {
         /* the peer moved on: next becomes current, current is kept a while
@@ -225,12 +239,26 @@ enum rec_result rec_open(struct rec *r, const uint8_t *in, size_t len, uint8_t *
         (void)rec_rx_prepare_next(r, r->rx_cur.epoch + 1);   /* if not: no next for now */
         r->c.rekeys_rx++;
     }
-    *out_len = clen;
     return REC_OK;
+}
+
+enum rec_result rec_open(struct rec *r, const uint8_t *in, size_t len, uint8_t *out,
+                         size_t out_cap, size_t *out_len)
+{
+    return rec_open_in(r, in, len, out, out_cap, out_len, true);
+}
+
+enum rec_result rec_check(struct rec *r, const uint8_t *in, size_t len, uint8_t *out,
+                          size_t out_cap)
+{
+    size_t n;
+    return rec_open_in(r, in, len, out, out_cap, &n, false);
 }
 
 void rec_tick(struct rec *r)
 {
+    if (r->tx_ticks < UINT32_MAX)
+        r->tx_ticks++;
     if (r->rx_prev.set && --r->prev_ticks <= 0)
         rec_epoch_free(&r->rx_prev);
     if (!r->rx_next.set)   /* an earlier derivation failed: try again */

@@ -32,9 +32,18 @@
  * costs one decryption attempt, not a key derivation). The first record of
  * the next epoch that authenticates moves the receiver on.
  *
+ * A sender also moves on once an epoch is REC_EPOCH_MAX_TICKS ticks old
+ * (rec_tick() runs once a second), so a key's use is bounded in time too.
+ *
  * Replays: each epoch has a window of the last REC_WINDOW sequence numbers
  * (RFC 6347 section 4.1.2.6); a number is marked only once its record
- * authenticated, and anything older than the window is refused. */
+ * authenticated, and anything older than the window is refused.
+ *
+ * Generations: with ALPN "evio-rec/2" the link runs a fresh handshake now
+ * and then (dtls.h, re-handshake) and starts a new struct rec from its
+ * exported secrets; the first byte tells the generations apart, REC_TYPE in
+ * even ones and REC_TYPE_ODD in odd ones, so a receiver holding two knows
+ * which keys a record needs. */
 #ifndef TINCAN_REC_H
 #define TINCAN_REC_H
 
@@ -43,6 +52,7 @@
 #include <stdint.h>
 
 #define REC_TYPE 0x2e
+#define REC_TYPE_ODD 0x2f        /* the same in odd generations */
 #define REC_HDR 8
 #define REC_TAG 16
 #define REC_OVERHEAD (REC_HDR + REC_TAG)
@@ -53,7 +63,9 @@
 #define REC_REKEY_DEFAULT (UINT64_C(1) << 24)
 #define REC_WINDOW 1024
 #define REC_PREV_KEEP_TICKS 10   /* rec_tick() runs once a second */
+#define REC_EPOCH_MAX_TICKS 600  /* a sending epoch's longest life, in ticks */
 #define REC_ALPN "evio-rec/1"
+#define REC_ALPN2 "evio-rec/2"   /* the same records, and re-handshakes */
 #define REC_EXPORT_LABEL "EXPORTER-evio-rec/1"
 
 struct rec_epoch {
@@ -76,6 +88,8 @@ struct rec_counters {
 
 struct rec {
     uint64_t rekey;                   /* records per epoch */
+    uint8_t type;                     /* first byte: REC_TYPE or REC_TYPE_ODD */
+    uint32_t tx_ticks;                /* rec_tick()s since the sending epoch began */
     /* sending */
     uint8_t tx_secret[REC_SECRET_LEN];
     struct rec_epoch tx;
@@ -99,6 +113,10 @@ enum rec_result {
  * records per epoch (1..REC_SEQ_MAX). Returns false if OpenSSL fails. */
 bool rec_init(struct rec *, const uint8_t tx_secret[REC_SECRET_LEN],
               const uint8_t rx_secret[REC_SECRET_LEN], uint64_t rekey);
+/* The same for generation GEN: its records start with REC_TYPE or
+ * REC_TYPE_ODD as GEN is even or odd. */
+bool rec_init_gen(struct rec *, const uint8_t tx_secret[REC_SECRET_LEN],
+                  const uint8_t rx_secret[REC_SECRET_LEN], uint64_t rekey, unsigned gen);
 /* Frees and cleanses every key; accepts an uninitialized (zeroed) one. */
 void rec_free(struct rec *);
 
@@ -114,7 +132,15 @@ size_t rec_seal(struct rec *, const uint8_t *in, size_t len, uint8_t *out);
 enum rec_result rec_open(struct rec *, const uint8_t *in, size_t len, uint8_t *out,
                          size_t out_cap, size_t *out_len);
 
-/* Once a second: forgets the previous epoch's key once its time is up. */
+/* A dry run of rec_open: whether record IN would open (REC_OK) or why not,
+ * decrypting into OUT (OUT_CAP bytes) but marking nothing, moving no epoch
+ * and counting nothing, so the record still opens once for real. For
+ * deciding whom to believe before acting on a record (turnlearn.h). */
+enum rec_result rec_check(struct rec *, const uint8_t *in, size_t len, uint8_t *out,
+                          size_t out_cap);
+
+/* Once a second: forgets the previous epoch's key once its time is up, and
+ * ages the sending epoch (REC_EPOCH_MAX_TICKS). */
 void rec_tick(struct rec *);
 
 /* The epochs in use, for stats. */

@@ -87,6 +87,8 @@ struct config {
     /* link */
     int rekey_records;          /* records per key epoch (tincan/rec.h) */
     bool data_records;          /* offer evio's data records (else DTLS records) */
+    int rekey_after_s;          /* a fresh handshake after this long (tincan/dtls.h) */
+    uint64_t rekey_after_bytes; /* or after this many bytes sent */
 
     /* ovs */
     char *ovs_rundir;           /* default /var/run/openvswitch */

@@ -84,6 +84,7 @@ static void test_minimal_defaults(void)
     CHECK(!cfg.relay_only);
     CHECK(cfg.fast_path);
     CHECK(cfg.rekey_records == 1 << 24);
+    CHECK(cfg.rekey_after_s == 86400 && cfg.rekey_after_bytes == UINT64_C(1) << 40);
     CHECK(cfg.data_records);
     CHECK_STR(cfg.ovs_rundir, "/var/run/openvswitch");
     CHECK_STR(cfg.ovs_db, "unix:/var/run/openvswitch/db.sock");
@@ -126,7 +127,8 @@ static void test_full(void)
         "'turn':[{'server':'turn.example.org:443','user':'tu','password':'tp'},"
         "        {'server':'turn2.example.org','user':'tu2','password_file':'%s'}],"
         "'ice':{'ignore_interfaces':['eth9','veth_x'],'relay_only':true,'fast_path':false},"
-        "'link':{'rekey_records':1000,'data_records':false},"
+        "'link':{'rekey_records':1000,'data_records':false,'rekey_after_s':5,"
+        "'rekey_after_bytes':1048576},"
         "'ovs':{'rundir':'/run/ovs1','db':'tcp:127.0.0.1:6640'},"
         "'overlays':{"
         "  'lab':{'bridge':{'name':'br-lab','ip':'10.10.0.1/24','mtu':9000},"
@@ -178,6 +180,7 @@ static void test_full(void)
     CHECK(cfg.relay_only);
     CHECK(!cfg.fast_path);
     CHECK(cfg.rekey_records == 1000);
+    CHECK(cfg.rekey_after_s == 5 && cfg.rekey_after_bytes == 1048576);
     CHECK(!cfg.data_records);
     CHECK_STR(cfg.ovs_rundir, "/run/ovs1");
     CHECK_STR(cfg.ovs_db, "tcp:127.0.0.1:6640");
@@ -307,6 +310,8 @@ static const struct bad_case bad_cases[] = {
       "t.json: ice.fast_path: expected true or false, got 1" },
     { "{" XMPP_OK ",'link':{'rekey_records':8}," LAB_OK "}",
       "t.json: link.rekey_records: expected integer 16..1073741824, got 8" },
+    { "{" XMPP_OK ",'link':{'rekey_after_s':1}," LAB_OK "}",
+      "t.json: link.rekey_after_s: expected integer 2..31622400, got 1" },
     { "{" XMPP_OK ",'link':{'rekey':8}," LAB_OK "}",
       "t.json: link.rekey: unknown key" },
     { "{" XMPP_OK ",'ovs':{'db':'http://x'}," LAB_OK "}",

@@ -228,6 +228,63 @@ static void test_rekey(void)
     rec_free(&b);
 }
 
+/* rec_check is a dry run: a record that would open still opens afterwards
+ * (its number unmarked, no epoch moved, nothing counted); a tampered or
+ * replayed one is refused by it too. */
+static void test_check(void)
+{
+    struct rec a, b;
+    pair(&a, &b, 4);
+    uint8_t in[64] = { 1, 2, 3 }, rec[BUF], out[BUF];
+    size_t got = 0;
+    for (int i = 0; i < 4; i++)   /* epoch 0 used up: the next record is epoch 1 */
+        CHECK(rec_open(&b, rec, rec_seal(&a, in, sizeof in, rec), out, sizeof out, &got) == REC_OK);
+    size_t n = rec_seal(&a, in, sizeof in, rec);
+    CHECK(rec[1] == 1);
+    struct rec_counters before = b.c;
+    CHECK(rec_check(&b, rec, n, out, sizeof out) == REC_OK);
+    CHECK(rec_check(&b, rec, n, out, sizeof out) == REC_OK);   /* nothing marked */
+    CHECK(rec_rx_epoch(&b) == 0 && b.c.rekeys_rx == before.rekeys_rx);
+    rec[n - 1] ^= 1;
+    CHECK(rec_check(&b, rec, n, out, sizeof out) == REC_AUTH);
+    CHECK(memcmp(&before, &b.c, sizeof before) == 0);        /* nothing counted */
+    rec[n - 1] ^= 1;
+    CHECK(rec_open(&b, rec, n, out, sizeof out, &got) == REC_OK && got == sizeof in);
+    CHECK(rec_rx_epoch(&b) == 1);
+    CHECK(rec_check(&b, rec, n, out, sizeof out) == REC_REPLAY);
+    rec_free(&a);
+    rec_free(&b);
+}
+
+/* A sending epoch also ends with time: REC_EPOCH_MAX_TICKS ticks after it
+ * began, the next record starts a new one, which the receiver follows. An
+ * idle sender does not move on. */
+static void test_epoch_time(void)
+{
+    struct rec a, b;
+    pair(&a, &b, REC_REKEY_DEFAULT);
+    uint8_t in[32] = { 9 }, rec[BUF], out[BUF];
+    size_t got = 0;
+    CHECK(rec_open(&b, rec, rec_seal(&a, in, sizeof in, rec), out, sizeof out, &got) == REC_OK);
+    for (int t = 0; t < REC_EPOCH_MAX_TICKS - 1; t++)
+        rec_tick(&a);
+    CHECK(rec_seal(&a, in, sizeof in, rec) && rec[1] == 0);
+    rec_tick(&a);
+    size_t n = rec_seal(&a, in, sizeof in, rec);
+    CHECK(rec[1] == 1 && rec_tx_epoch(&a) == 1 && a.c.rekeys_tx == 1);
+    CHECK(rec_open(&b, rec, n, out, sizeof out, &got) == REC_OK && rec_rx_epoch(&b) == 1);
+    /* generations: odd ones have their own first byte */
+    struct rec c;
+    CHECK(rec_init_gen(&c, s_ab, s_ba, REC_REKEY_DEFAULT, 3));
+    CHECK(rec_seal(&c, in, sizeof in, rec) && rec[0] == REC_TYPE_ODD);
+    uint8_t odd[BUF];
+    size_t on = rec_seal(&c, in, sizeof in, odd);
+    CHECK(rec_open(&b, odd, on, out, sizeof out, &got) == REC_MALFORMED);
+    rec_free(&a);
+    rec_free(&b);
+    rec_free(&c);
+}
+
 int main(void)
 {
     test_roundtrip();
@@ -235,5 +292,7 @@ int main(void)
     test_window();
     test_refused();
     test_rekey();
+    test_check();
+    test_epoch_time();
     return check_report("test_rec");
 }

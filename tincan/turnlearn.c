@@ -1,0 +1,21 @@
+/* Whom to believe about a link's TURN channel (see turnlearn.h). */
+#include "turnlearn.h"
+
+#include "fastpath.h"
+
+enum turnlearn_verdict turnlearn_judge(const uint8_t *dgram, size_t len, bool from_server,
+                                       turnlearn_auth_fn auth, void *aux, uint16_t *channel)
+{
+    uint16_t ch;
+    size_t plen;
+    if (!from_server || !fastpath_channel_data(dgram, len, &ch, &plen) || plen == 0)
+        return TURNLEARN_OTHER;
+    const uint8_t *payload = dgram + FASTPATH_CHANNEL_HDR;
+    /* RFC 7983's DTLS range: a record, or DTLS itself */
+    if (payload[0] < 20 || payload[0] > 63)
+        return TURNLEARN_OTHER;
+    if (!auth(aux, payload, plen))
+        return TURNLEARN_FORGED;
+    *channel = ch;
+    return TURNLEARN_AUTHENTIC;
+}
