@@ -35,6 +35,7 @@
 #define SIG_IDLE_MS           1000    /* longest sleep we allow the agent */
 #define SIG_BUSY_MS           10      /* sleep while libstrophe waits for writability */
 #define SIG_CLOSE_WAIT_MS     1000    /* destroy waits this long for a clean close */
+#define SIG_REJOIN_MAX_MS     5000    /* a refused room join is tried again at least this often */
 /* A server going down closes its sessions one by one, so the room announces
  * peers leaving just before our own stream ends. Departures wait this long:
  * if our session drops meanwhile, the next join's roster decides instead. */
@@ -403,6 +404,8 @@ static int sig_on_presence(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userd
         room->joined = false;
         room->join_failures++;
         int64_t delay = backoff_ms(room->join_failures, (uint32_t)monotonic_ms());
+        if (delay > SIG_REJOIN_MAX_MS)
+            delay = SIG_REJOIN_MAX_MS;      /* back within seconds once the squatter goes */
         room->rejoin_at = monotonic_ms() + delay;
         snprintf(room->join_error, sizeof room->join_error, "%s", sig_error_condition(stanza));
         s->stats.join_refusals++;
