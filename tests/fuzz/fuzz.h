@@ -1,7 +1,12 @@
 /* Shared by the fuzz targets (tests/fuzz/fuzz_*.c): an invariant check that
  * aborts with a message (libFuzzer and the replay driver both report an
  * abort as a failure), and a reader that takes typed values off the front
- * of the input, giving zeros once it runs dry. See doc/fuzzing.md. */
+ * of the input, giving zeros once it runs dry. See doc/fuzzing.md.
+ *
+ * Take one value per statement: two fz_* calls in one expression (function
+ * arguments, an initializer list, both sides of an operator) are evaluated
+ * in an order gcc and clang choose differently, and the gcc replay would
+ * then run another script than the one libFuzzer saved. */
 #ifndef EVIO_FUZZ_H
 #define EVIO_FUZZ_H
 

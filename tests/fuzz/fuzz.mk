@@ -15,7 +15,7 @@ FUZZ_SRC_bflood      := switchctl/bflood.c switchctl/flood.c
 FUZZ_SRC_rec         := tincan/rec.c
 FUZZ_SRC_stun        := tincan/stun.c
 FUZZ_SRC_channeldata := tincan/fastpath.c
-FUZZ_SRC_negotiate   := $(wildcard overlay/negotiate.c) overlay/sigmsg.c
+FUZZ_SRC_negotiate   := overlay/negotiate.c overlay/peer.c overlay/topology.c overlay/sigmsg.c
 
 FUZZ_LIB_SRC := $(wildcard lib/*.c)
 

@@ -3,9 +3,11 @@
  * TAP and as neighbour sets. The first byte picks one of four checks:
  *   0  bflood_decap of a received frame: an accepted one re-encapsulates to
  *      the same bytes (also in place), and reads stay within the frame;
- *   1  bflood_decide for one node against a naive reference: the copies go
- *      to qualifying neighbours only, clockwise, without duplicates, and
- *      their intervals cover every qualifying neighbour exactly once;
+ *   1  bflood_decide for one node against a naive reference (own flood
+ *      back, outside the sender's interval, a root that cannot be behind
+ *      the sender, hop limit): the copies go to qualifying neighbours only,
+ *      clockwise, without duplicates, and their intervals cover every
+ *      qualifying neighbour exactly once;
  *   2  a whole overlay: up to 24 nodes, links that include every ring
  *      successor plus random others, a random output limit: a flood from any
  *      root reaches every other node exactly once, never comes back;
@@ -100,6 +102,15 @@ static void check_decide(struct fz *f)
         if (eq(&self, &from) || !bflood_in_interval(&self, &from, &rx.bound)) {
             FUZZ_ASSERT(d.verdict == BFLOOD_OUTSIDE_INTERVAL && !d.n_out && !d.deliver,
                         "outside (sender, bound) but verdict %s", bflood_verdict_name(d.verdict));
+            goto out;
+        }
+        /* the root must lie behind the sender: the sender itself, or in
+         * [bound, sender) where the flood came from */
+        bool plausible = eq(&rx.root, &from)
+                         || (!eq(&rx.bound, &from) && bflood_in_interval(&rx.root, &rx.bound, &from));
+        if (!plausible) {
+            FUZZ_ASSERT(d.verdict == BFLOOD_BAD_ROOT && !d.n_out && !d.deliver,
+                        "implausible root but verdict %s", bflood_verdict_name(d.verdict));
             goto out;
         }
         FUZZ_ASSERT(d.deliver, "inside the interval but not delivered");

@@ -81,7 +81,9 @@ static uint16_t put_attr(struct fz *f, struct stun_writer *w)
         return type;
     }
     case 4: {
-        uint8_t e[4 + 32] = { 0, 0, (uint8_t)(3 + fz_u8(f) % 4), (uint8_t)(fz_u8(f) % 100) };
+        uint8_t e[4 + 32] = { 0 };
+        e[2] = (uint8_t)(3 + fz_u8(f) % 4);
+        e[3] = (uint8_t)(fz_u8(f) % 100);
         p = fz_bytes(f, fz_u8(f) % 32, &got);
         memcpy(e + 4, p, got);
         stun_put(w, STUN_A_ERROR_CODE, e, 4 + got);
@@ -213,7 +215,8 @@ static size_t make_answer(struct fz *f, const struct stun_probe *p, uint8_t *buf
         stun_put_fingerprint(&w);
     size_t len = stun_end(&w);
     if (more & 64 && len) {   /* a byte changed afterwards */
-        buf[fz_u16(f) % len] ^= (uint8_t)(fz_u8(f) | 1);
+        size_t at = fz_u16(f) % len;
+        buf[at] ^= (uint8_t)(fz_u8(f) | 1);
     }
     return len;
 }

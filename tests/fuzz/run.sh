@@ -32,7 +32,16 @@ max_len() {
   case $1 in
     sigmsg) echo 9000 ;;      # past SIGMSG_MAX_LEN (8192)
     config) echo 8192 ;;
+    negotiate) echo 1024 ;;  # a script of up to 64 steps
     *) echo 4096 ;;
+  esac
+}
+
+# merging: coverage with hit counts, but edges only for negotiate, whose
+# slow whole-world scripts would otherwise keep many hundreds of files
+merge_flags() {
+  case $1 in
+    negotiate) echo -use_counters=0 ;;
   esac
 }
 
@@ -55,7 +64,7 @@ for name in "$@"; do
     min=$(mktemp -d "$dir/min-$name.XXXXXX")
     before=$(ls "$corpus" | wc -l)
     # shellcheck disable=SC2046
-    "$bin" $(flags "$name") -merge=1 "$min" "$corpus" </dev/null >"$dir/logs/$name.minimize" 2>&1 \
+    "$bin" $(flags "$name") $(merge_flags "$name") -merge=1 "$min" "$corpus" </dev/null >"$dir/logs/$name.minimize" 2>&1 \
       || { echo "run.sh: $name: minimize failed, see $dir/logs/$name.minimize" >&2; rc=1; rm -rf "$min"; continue; }
     # regress-* inputs (crashes once found) stay under their names
     find "$corpus" -maxdepth 1 -type f ! -name 'regress-*' -delete
@@ -85,7 +94,7 @@ for name in "$@"; do
     rc=1
   fi
   # shellcheck disable=SC2046
-  "$bin" $(flags "$name") -merge=1 "$corpus" "$new" </dev/null >>"$log" 2>&1
+  "$bin" $(flags "$name") $(merge_flags "$name") -merge=1 "$corpus" "$new" </dev/null >>"$log" 2>&1
   table+=("$(printf '%-12s %12s %10s %7s %8s' "$name" "${runs:-?}" "${speed:-?}" \
     "$(ls "$corpus" | wc -l)" "$(kib "$corpus")")")
 done
