@@ -7,6 +7,7 @@
 #               [shortcut_kbps=N] [shortcut_idle=S]   (on-demand links)
 #               [stun=IP:PORT] [turn=none] [turn_password=PW]   (ICE servers;
 #               default: srv's coturn as TURN, no separate STUN server)
+#               [overlay2=NAME]   (a second overlay, bridge evbr1, 10.251.0.<i>/24)
 #   nodes_up N [key=value...]   internet, servers, and nodes 1..N configured
 #                           alike and started, each in $(node_dir I)
 #   node_dir I              $EVT_TMP/node<I>
@@ -32,7 +33,7 @@ node_tincan_sock() { echo "$2/run/tincan.sock"; }
 node_config() {
   local i=$1 d=$2; shift 2
   local relay_only=false ca_file=${NODE_CA_FILE:-} tls=required kv topo='{}'
-  local stun= turn=default turn_password=testpw
+  local stun= turn=default turn_password=testpw ov2=
   for kv in "$@"; do
     case $kv in
       relay_only=*) relay_only=${kv#*=} ;;
@@ -45,6 +46,7 @@ node_config() {
       stun=*) stun=${kv#*=} ;;
       turn=none|turn=default) turn=${kv#*=} ;;
       turn_password=*) turn_password=${kv#*=} ;;
+      overlay2=*) ov2=${kv#*=} ;;
       *) fail "node_config: unknown setting $kv" ;;
     esac
   done
@@ -52,7 +54,7 @@ node_config() {
   jq -n --arg d "$d" --arg i "$i" --arg srv "$(net_srv_ip)" --arg ca "$ca_file" \
         --arg tls "$tls" --argjson relay "$relay_only" --arg ov "$NODE_OVERLAY" \
         --argjson topo "$topo" --arg stun "$stun" --arg turn "$turn" \
-        --arg turnpw "$turn_password" '{
+        --arg turnpw "$turn_password" --arg ov2 "$ov2" '{
     node: {state_dir: "\($d)/state", run_dir: "\($d)/run", log_level: "debug"},
     xmpp: ({host: $srv, port: 5222, user: "node\($i)@evio.test", password: "pw\($i)", tls: $tls}
            + (if $ca != "" then {ca_file: $ca} else {} end)),
@@ -60,8 +62,11 @@ node_config() {
     stun: (if $stun == "" then [] else [$stun] end),
     ice: {relay_only: $relay},
     ovs: {rundir: "\($d)/ovs", db: "unix:\($d)/ovs/db.sock"},
-    overlays: {($ov): ({bridge: {name: "evbr0", ip: "10.250.0.\($i)/24", mtu: 1410}}
-                       + (if $topo == {} then {} else {topology: $topo} end))}
+    overlays: ({($ov): ({bridge: {name: "evbr0", ip: "10.250.0.\($i)/24", mtu: 1410}}
+                        + (if $topo == {} then {} else {topology: $topo} end))}
+               + (if $ov2 == "" then {} else
+                  {($ov2): ({bridge: {name: "evbr1", ip: "10.251.0.\($i)/24", mtu: 1410}}
+                            + (if $topo == {} then {} else {topology: $topo} end))} end))
   }' >"$d/config.json" || fail "node_config: cannot write $d/config.json"
 }
 
