@@ -1,6 +1,6 @@
 /* evio-tincan's node certificate (see cert.h): created once, reused on every
  * restart so the fingerprint the node agent advertises stays valid. */
-#include "cert.h"
+#include "evio/cert.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,10 +31,22 @@ static char *cert_errf(const char *fmt, const char *a, const char *b)
     return s;
 }
 
+bool cert_key_fp(X509 *x509, uint8_t fp[CERT_FP_LEN])
+{
+    /* the key, not the certificate: a certificate made again for the same
+     * key (a new validity period, say) keeps the node's identity */
+    unsigned char *der = NULL;
+    int len = x509 ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509), &der) : -1;
+    unsigned int n = 0;
+    bool ok = len > 0 && EVP_Digest(der, (size_t)len, fp, &n, EVP_sha256(), NULL)
+              && n == CERT_FP_LEN;
+    OPENSSL_free(der);
+    return ok;
+}
+
 static bool cert_fingerprint(struct cert *c)
 {
-    unsigned int n = 0;
-    if (!X509_digest(c->x509, EVP_sha256(), c->fp, &n) || n != CERT_FP_LEN)
+    if (!cert_key_fp(c->x509, c->fp))
         return false;
     cert_fp_format(c->fp, c->fp_str);
     return true;

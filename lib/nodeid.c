@@ -2,6 +2,7 @@
  * in the state directory. */
 #include "evio/nodeid.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -51,48 +52,21 @@ bool nodeid_random(struct nodeid *id)
     return getrandom(id->b, sizeof id->b, 0) == (ssize_t)sizeof id->b;
 }
 
-int nodeid_load_or_create(const char *state_dir, struct nodeid *id, char **err)
+bool nodeid_from_fpr(const char *fpr, struct nodeid *id)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/node_id", state_dir);
-
-    FILE *f = fopen(path, "r");
-    if (f) {
-        char buf[64] = "";
-        if (!fgets(buf, sizeof buf, f))
-            buf[0] = '\0';
-        fclose(f);
-        buf[strcspn(buf, "\r\n")] = '\0';
-        if (!nodeid_parse(buf, id)) {
-            if (asprintf(err, "%s: not a node id (expected 32 lowercase hex digits)", path) < 0)
-                *err = NULL;
-            return EINVAL;
+    /* 32 bytes "XX" joined by ':': 95 characters */
+    if (!fpr || strlen(fpr) != 95)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        const char *p = fpr + 3 * i;
+        if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1])
+            || (i < 31 && p[2] != ':'))
+            return false;
+        if (i < 16) {
+            char hex[3] = { p[0], p[1], '\0' };
+            id->b[i] = (uint8_t)strtoul(hex, NULL, 16);
         }
-        return 0;
     }
-    if (errno != ENOENT) {
-        int e = errno;
-        if (asprintf(err, "%s: %s", path, strerror(e)) < 0)
-            *err = NULL;
-        return e;
-    }
-
-    if (!nodeid_random(id)) {
-        if (asprintf(err, "getrandom: %s", strerror(errno)) < 0)
-            *err = NULL;
-        return EIO;
-    }
-    /* write a temporary file and rename it, so a crash never leaves half an ID */
-    char tmp[4200], hex[NODEID_HEX_LEN + 1];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    nodeid_format(id, hex);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || dprintf(fd, "%s\n", hex) < 0 || fsync(fd) < 0 || close(fd) < 0
-        || rename(tmp, path) < 0) {
-        int e = errno;
-        if (asprintf(err, "%s: %s", path, strerror(e)) < 0)
-            *err = NULL;
-        return e;
-    }
-    return 0;
+    return true;
 }
+

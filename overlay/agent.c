@@ -10,6 +10,7 @@
 #include "report.h"
 #include "signaling.h"
 #include "supervisor.h"
+#include "evio/cert.h"
 #include "evio/ctlmsg.h"
 #include "evio/log.h"
 #include "evio/timing.h"
@@ -422,18 +423,56 @@ static void agent_run_once(struct agent *a, struct agent_poll *ps, int64_t now)
     agent_check_ready(a, now);
 }
 
+/* The node's ID: the first half of its key's fingerprint (evio/nodeid.h).
+ * The key is made here on the first start, before evio-tincan (which uses
+ * it for every link) runs. A state directory from before IDs were keys
+ * holds a random ID in node_id: it is set aside as node_id.old, and the
+ * change said once, since peers' static_peers and members lists name IDs.
+ * Returns 0 or 1 (logged). */
+static int agent_identity(const struct config *cfg, struct nodeid *id)
+{
+    struct cert cert;
+    char *err = NULL;
+    if (cert_load_or_create(cfg->state_dir, &cert, &err)) {
+        log_error("agent", "node key: %s", err ? err : "failed");
+        free(err);
+        return 1;
+    }
+    memcpy(id->b, cert.fp, sizeof id->b);
+    cert_clear(&cert);
+    char hex[NODEID_HEX_LEN + 1];
+    nodeid_format(id, hex);
+    if (cfg->node_id && strcmp(cfg->node_id, hex)) {
+        log_error("agent", "node.id %s is not this node's: node IDs are derived from the "
+                  "node's key (%s/tincan.key), which gives %s; remove node.id",
+                  cfg->node_id, cfg->state_dir, hex);
+        return 1;
+    }
+    char old[4200], moved[4300], buf[64] = "";
+    snprintf(old, sizeof old, "%s/node_id", cfg->state_dir);
+    FILE *f = fopen(old, "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f))
+            buf[0] = '\0';
+        fclose(f);
+        buf[strcspn(buf, "\r\n")] = '\0';
+        snprintf(moved, sizeof moved, "%s.old", old);
+        if (strcmp(buf, hex))
+            log_warn("agent", "node ID is now %s, derived from the node's key; it was %s "
+                     "(kept in %s): update static_peers and members lists that name it",
+                     hex, buf, moved);
+        if (rename(old, moved))
+            log_warn("agent", "cannot rename %s: %s", old, strerror(errno));
+    }
+    return 0;
+}
+
 /* Sets up everything but the loop. Returns 0 or 1 (logged). */
 static int agent_start(struct agent *a, const char *tincan_exe, const char *switchctl_exe)
 {
     struct config *cfg = a->cfg;
-    char *err = NULL;
-    if (cfg->node_id) {
-        nodeid_parse(cfg->node_id, &a->self);
-    } else if (nodeid_load_or_create(cfg->state_dir, &a->self, &err)) {
-        log_error("agent", "node id: %s", err ? err : "failed");
-        free(err);
+    if (agent_identity(cfg, &a->self))
         return 1;
-    }
     nodeid_format(&a->self, a->self_hex);
     uint8_t sess[SESSION_HEX / 2];
     if (getrandom(sess, sizeof sess, 0) != (ssize_t)sizeof sess)

@@ -164,6 +164,18 @@ static bool negotiating(const struct edge *e)
            || e->state == EDGE_CONNECTING;
 }
 
+/* Link slots taken: links asked for, and our own requests in flight (each
+ * becomes a link when accepted, so it holds its slot from the start). */
+static int slots_taken(const struct neg *n, const struct peer *except)
+{
+    int k = 0;
+    for (size_t i = 0; i < n->peers.n; i++) {
+        const struct peer *p = n->peers.peers[i];
+        k += p != except && (p->edge.link_asked || p->edge.state == EDGE_REQUESTED);
+    }
+    return k;
+}
+
 int neg_links(const struct neg *n)
 {
     int k = 0;
@@ -524,8 +536,7 @@ static enum sigmsg_resp_reason accept_verdict(struct neg *n, const struct peer *
                                               enum edge_type type)
 {
     /* TYPE is already judged (judged_type) */
-    int links = neg_links(n) - p->edge.link_asked;
-    if (links >= n->max_links) {
+    if (slots_taken(n, p) >= n->max_links) {
         n->counters.refused_links++;
         return SIGMSG_RESP_FULL;
     }
@@ -565,12 +576,24 @@ static enum sigmsg_resp_reason accept_verdict(struct neg *n, const struct peer *
     }
 }
 
+/* Is FPR the key of node ID? */
+static bool key_is_ids(const char *fpr, const struct nodeid *id)
+{
+    struct nodeid k;
+    return nodeid_from_fpr(fpr, &k) && !nodeid_cmp(&k, id);
+}
+
 static void on_edge_req(struct neg *n, struct peer *p, const struct sigmsg *m, int64_t now,
                         struct neg_actions *acts)
 {
     struct edge *e = &p->edge;
     if (!strcmp(e->edge_id, m->edge_id))
         return;                               /* a duplicate of the one in hand */
+    if (!key_is_ids(m->creds.fingerprint, &p->id)) {
+        n->counters.impostor++;
+        refuse(n, p, m->edge_id, SIGMSG_RESP_REFUSED, acts);
+        return;
+    }
     if (!n->fingerprint[0]) {
         n->counters.refused_busy++;
         refuse(n, p, m->edge_id, SIGMSG_RESP_BUSY, acts);
@@ -633,6 +656,11 @@ static void on_edge_resp(struct neg *n, struct peer *p, const struct sigmsg *m, 
             return;
         }
         edge_fail(n, p, why, false, now, acts);
+        return;
+    }
+    if (!key_is_ids(m->creds.fingerprint, &p->id)) {
+        n->counters.impostor++;
+        edge_fail(n, p, "answer with a key that is not the peer's ID's", true, now, acts);
         return;
     }
     snprintf(e->peer_fingerprint, sizeof e->peer_fingerprint, "%s", m->creds.fingerprint);
@@ -883,7 +911,7 @@ static void plan(struct neg *n, int64_t now, struct neg_actions *acts)
     for (size_t i = 0; i < n->peers.n; i++)
         busy += negotiating(&n->peers.peers[i]->edge);
     int budget = n->max_concurrent - busy;
-    int room = n->max_links - neg_links(n);
+    int room = n->max_links - slots_taken(n, NULL);
     for (size_t j = 0; j < n->plan.n_add && budget > 0 && room > 0; j++) {
         struct peer *p = peer_table_find(&n->peers, &n->plan.add[j].peer);
         if (!p || !p->present || p->edge.state != EDGE_IDLE)

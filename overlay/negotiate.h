@@ -17,6 +17,11 @@
  *   link up: CONNECTED, the switch's port goes up
  *
  * Simultaneous requests between a pair: the lower node ID's request wins.
+ * A node's ID is the first half of its key's fingerprint (evio/nodeid.h):
+ * a request, answer or credentials whose fingerprint is not the sender's
+ * ID's is refused, and the datapath pins that fingerprint in the DTLS
+ * handshake, so an occupant that takes another node's nickname can never
+ * link under it.
  * Every negotiation that ends without a link (refusal, collision, timeout,
  * a link failure at either end) ends in BACKOFF at both ends: the end that
  * sees the failure tells the other with edge_close.
@@ -110,6 +115,7 @@ struct neg_counters {
     uint64_t peers_refused;         /* messages from a new peer with the table full */
     uint64_t peers_evicted;         /* absent idle peers forgotten */
     uint64_t not_member;            /* presences and messages from outside "members" */
+    uint64_t impostor;              /* a key fingerprint that is not the sender's ID's */
     uint64_t stale;                 /* messages about an edge no longer in hand */
     uint64_t links_created, links_removed;
     uint64_t failures;              /* negotiations that ended in backoff */

@@ -3,12 +3,13 @@
 #include "control.h"
 #include "evio/version.h"
 
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cert.h"
+#include "evio/cert.h"
 #include "evio/ctl.h"
 #include "evio/ctlmsg.h"
 #include "evio/log.h"
@@ -200,6 +201,9 @@ static json_t *control_link_remove(void *aux, json_t *args, struct ctl_conn *con
     memmove(&c->links[idx], &c->links[idx + 1], (size_t)(c->n_links - idx - 1) * sizeof *c->links);
     c->n_links--;
     link_destroy(l);
+    /* hand a link's memory back to the system: a node that saw many
+     * short-lived links (a peer's flood of requests) returns to its size */
+    malloc_trim(0);
     return json_object();
 }
 

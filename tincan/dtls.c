@@ -194,10 +194,8 @@ static int dtls_verify_cb(int preverify_ok, X509_STORE_CTX *store)
     if (X509_STORE_CTX_get_error_depth(store) != 0)
         return 1;
     X509 *leaf = X509_STORE_CTX_get_current_cert(store);
-    uint8_t fp[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (!leaf || !X509_digest(leaf, EVP_sha256(), fp, &n) || n != CERT_FP_LEN
-        || CRYPTO_memcmp(fp, d->peer_fp, CERT_FP_LEN) != 0) {
+    uint8_t fp[CERT_FP_LEN];
+    if (!leaf || !cert_key_fp(leaf, fp) || CRYPTO_memcmp(fp, d->peer_fp, CERT_FP_LEN) != 0) {
         d->fp_mismatch = true;
         X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
         return 0;
@@ -379,10 +377,8 @@ void dtls_free(struct dtls *d)
 static bool dtls_peer_pinned(struct dtls *d)
 {
     X509 *peer = SSL_get0_peer_certificate(d->ssl);
-    uint8_t fp[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    return peer && X509_digest(peer, EVP_sha256(), fp, &n) && n == CERT_FP_LEN
-           && CRYPTO_memcmp(fp, d->peer_fp, CERT_FP_LEN) == 0;
+    uint8_t fp[CERT_FP_LEN];
+    return peer && cert_key_fp(peer, fp) && CRYPTO_memcmp(fp, d->peer_fp, CERT_FP_LEN) == 0;
 }
 
 /* After the handshake: evio's data records if both sides agreed on them

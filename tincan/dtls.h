@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cert.h"
+#include "evio/cert.h"
 #include "rec.h"
 
 /* Largest application record (the DTLS plaintext limit). */

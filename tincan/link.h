@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cert.h"
+#include "evio/cert.h"
 #include "evio/ctlmsg.h"
 
 /* Limits and state names are the control contract's (evio/ctlmsg.h). */

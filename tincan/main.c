@@ -10,7 +10,7 @@
 #include <glib-unix.h>
 #include <glib.h>
 
-#include "cert.h"
+#include "evio/cert.h"
 #include "control.h"
 #include "evio/version.h"
 #include "dtls.h"

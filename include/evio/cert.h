@@ -1,8 +1,11 @@
-/* evio-tincan's node certificate: one ECDSA P-256 self-signed certificate
- * per node, kept in the state directory; peers pin its SHA-256 fingerprint,
- * which the node agent passes around over signalling. */
-#ifndef TINCAN_CERT_H
-#define TINCAN_CERT_H
+/* The node's key and certificate: one ECDSA P-256 key and a self-signed
+ * certificate per node, kept in the state directory. The key is the node's
+ * identity: its fingerprint is SHA-256 over the certificate's DER
+ * SubjectPublicKeyInfo, peers pin it in the DTLS handshake, and the node ID
+ * is its first 128 bits (evio/nodeid.h). The agent (evio) creates them
+ * before it starts evio-tincan, which uses them for its links. */
+#ifndef EVIO_CERT_H
+#define EVIO_CERT_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +32,9 @@ int cert_load_or_create(const char *state_dir, struct cert *, char **err);
 bool cert_generate(struct cert *);
 
 void cert_clear(struct cert *);   /* accepts a zeroed struct */
+
+/* The key fingerprint of certificate X509 into FP. Returns false on failure. */
+bool cert_key_fp(struct x509_st *x509, uint8_t fp[CERT_FP_LEN]);
 
 /* Formats FP as 32 uppercase hex bytes separated by ':' into OUT. */
 void cert_fp_format(const uint8_t fp[CERT_FP_LEN], char out[CERT_FP_STRLEN]);

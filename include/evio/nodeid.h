@@ -13,8 +13,10 @@ bool nodeid_parse(const char *hex, struct nodeid *);   /* exactly 32 hex digits 
 void nodeid_format(const struct nodeid *, char out[NODEID_HEX_LEN + 1]);
 int nodeid_cmp(const struct nodeid *, const struct nodeid *);   /* unsigned order */
 bool nodeid_random(struct nodeid *);
-/* Reads STATE_DIR/node_id or creates it with a fresh random ID.
- * Returns 0 or a positive errno; *ERR (malloc'd) says what failed. */
-int nodeid_load_or_create(const char *state_dir, struct nodeid *, char **err);
+/* A node's ID is bound to its key: the first 128 bits of its key's
+ * fingerprint (SHA-256 over the DER SubjectPublicKeyInfo of its certificate,
+ * written "AB:CD:..." with 32 bytes). Returns false if FPR is not such a
+ * fingerprint. */
+bool nodeid_from_fpr(const char *fpr, struct nodeid *);
 
 #endif

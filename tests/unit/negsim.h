@@ -318,12 +318,19 @@ static inline void sim_restart(struct sim *s, int i, const struct neg_config *ba
     sim_join(s, i);
 }
 
+/* The key fingerprint of node ID: its first half is the ID (evio/nodeid.h). */
+static inline void sim_fpr(const struct nodeid *id, char out[SIGMSG_FPR_LEN + 1])
+{
+    for (int k = 0; k < 32; k++)
+        sprintf(out + 3 * k, k < 31 ? "%02X:" : "%02X", k < 16 ? id->b[k] : 0xA5);
+}
+
 static inline void sim_start(struct sim *s, int i)
 {
+    char fpr[SIGMSG_FPR_LEN + 1];
+    sim_fpr(&s->nodes[i].id, fpr);
     neg_set_signalling(s->nodes[i].neg, true);
-    neg_set_datapath(s->nodes[i].neg,
-                     "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:"
-                     "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF", s->now, &s->acts);
+    neg_set_datapath(s->nodes[i].neg, fpr, s->now, &s->acts);
     sim_apply(s, i);
 }
 

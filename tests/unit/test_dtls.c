@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../tincan/cert.h"
+#include "evio/cert.h"
 #include "../../tincan/dtls.h"
 #include "../../tincan/rec.h"
 #include "check.h"

@@ -8,9 +8,6 @@
 #include "check.h"
 #include "negsim.h"
 
-#define FPR "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:" \
-            "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF"
-
 /* Two nodes, joined and started; A has the lower ID. */
 static void two(struct sim *s, uint64_t seed)
 {
@@ -36,7 +33,7 @@ static struct sigmsg msg_from(const struct sim *s, const struct nodeid *from,
     m.to = s->nodes[to].id;
     snprintf(m.session, sizeof m.session, "%s", session);
     snprintf(m.edge_id, sizeof m.edge_id, "%s", edge_id);
-    snprintf(m.creds.fingerprint, sizeof m.creds.fingerprint, FPR);
+    sim_fpr(from, m.creds.fingerprint);     /* the sender's own key */
     return m;
 }
 
@@ -355,6 +352,46 @@ static void test_budgets(void)
     sim_free(&s);
 }
 
+/* An occupant that takes a node's nickname cannot link under it: its key
+ * is not that node's. */
+static void test_impostor(void)
+{
+    struct sim s;
+    two(&s, 13);
+    struct sigmsg m = msg_from(&s, &s.nodes[0].id, "00000000000000dd", 1, SIGMSG_EDGE_REQ,
+                               "00000000000000de");
+    m.edge_type = SIGMSG_EDGE_SUCCESSOR;
+    struct nodeid other = s.nodes[0].id;
+    other.b[3] ^= 0x40;
+    sim_fpr(&other, m.creds.fingerprint);   /* its own key, not node 0's */
+    neg_on_message(s.nodes[1].neg, &m, s.now, &s.acts);
+    CHECK(count_acts(&s, NEG_ACT_LINK_CREATE, -1) == 0);
+    CHECK(s.acts.n == 1 && s.acts.v[0].msg && !s.acts.v[0].msg->accepted);
+    CHECK(neg_counters(s.nodes[1].neg)->impostor == 1);
+    neg_actions_clear(&s.acts);
+
+    /* and answering our request with a foreign key fails the edge */
+    sim_run(&s, 5, 5);                      /* node 1 asks node 0 */
+    const struct edge *e = sim_edge(&s, 1, 0);
+    if (e->state == EDGE_REQUESTED) {
+        struct sigmsg r = msg_from(&s, &s.nodes[0].id, "00000000000000dd", 1, SIGMSG_EDGE_RESP,
+                                   e->edge_id);
+        r.accepted = true;
+        r.resp_reason = SIGMSG_RESP_OK;
+        sim_fpr(&other, r.creds.fingerprint);
+        snprintf(r.creds.mac, sizeof r.creds.mac, "02:00:00:00:00:01");
+        snprintf(r.creds.ufrag, sizeof r.creds.ufrag, "abcd");
+        snprintf(r.creds.pwd, sizeof r.creds.pwd, "abcdefghijklmnopqrstuvwxyz");
+        neg_on_message(s.nodes[1].neg, &r, s.now, &s.acts);
+        CHECK(count_acts(&s, NEG_ACT_LINK_CREATE, -1) == 0);
+        CHECK(e->state == EDGE_BACKOFF);
+        CHECK(neg_counters(s.nodes[1].neg)->impostor == 2);
+        neg_actions_clear(&s.acts);
+    }
+    CHECK(e->state == EDGE_BACKOFF);
+    sim_free(&s);
+}
+
 /* An overlay with a member list links with its members only. */
 static void test_members(void)
 {
@@ -454,6 +491,7 @@ int main(void)
     test_one_sided_failure();
     test_budgets();
     test_members();
+    test_impostor();
     test_random();
     return check_report("test_negotiate");
 }

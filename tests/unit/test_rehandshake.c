@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tincan/cert.h"
+#include "evio/cert.h"
 #include "../../tincan/dtls.h"
 #include "../../tincan/rec.h"
 #include "check.h"
