@@ -4,6 +4,7 @@
 #   make demo       bring up a local overlay in network namespaces
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deb        the Debian package (debian/), left in build/deb/
+#   make image      the container image evio:latest (packaging/docker/)
 #   make fuzz       libFuzzer targets, FUZZ_TIME=30 s each (doc/fuzzing.md)
 #   V=1             show the commands
 #   ARCH=arm64|armhf  cross-build into build/ARCH/ (scripts/cross-deps.sh ARCH
@@ -256,11 +257,21 @@ deb:
 	mv ../evio-dbgsym_$(DEB_VERSION)_*.deb $(DEB_OUT)/ 2>/dev/null || true
 	@ls -l $(DEB_OUT)/
 
+# The container image (packaging/docker/): this tree's .deb (made when
+# missing) on BASE (default debian:bookworm-slim; the tests build a base
+# from a local debootstrap root, tests/lib/container.sh), tagged $(IMAGE).
+# ENGINE=podman|docker (default: podman when installed).
+IMAGE ?= evio:latest
+DEB_FILE = $(DEB_OUT)/evio_$(DEB_VERSION)_$(NATIVE_ARCH).deb
+image:
+	@[ -f $(DEB_FILE) ] || $(MAKE) deb
+	packaging/docker/build-image.sh $(DEB_FILE) $(IMAGE)
+
 clean:
 	rm -rf $(BUILD)/overlay $(BUILD)/tincan $(BUILD)/switchctl $(BUILD)/lib \
 	  $(BUILD)/tests $(BUILD)/*.a $(PROGS)
 
-.PHONY: all deps units check check-unit sim demo demo-down install clean bench deb
+.PHONY: all deps units check check-unit sim demo demo-down install clean bench deb image
 .DELETE_ON_ERROR:
 -include $(shell find $(BUILD) \( -path $(BUILD)/arm64 -o -path $(BUILD)/armhf -o -path $(BUILD)/rootfs -o -path $(BUILD)/containers \) -prune -o -type f -name '*.d' -print 2>/dev/null)
 

@@ -14,6 +14,7 @@ pkgs=(
   iproute2 nftables iputils-ping ethtool tcpdump iperf3 procps psmisc openssl jq lua-sec
   dnsmasq-base busybox iputils-arping
   debhelper dpkg-dev fakeroot lintian systemd man-db debootstrap
+  podman runc
 )
 "$top/scripts/apt-missing.sh" deps "${pkgs[@]}"
 

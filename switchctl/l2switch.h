@@ -58,6 +58,11 @@ struct l2switch_link {
  * outlive it). Returns NULL on allocation failure. */
 struct l2switch *l2switch_create(const struct config_overlay *ov, struct bridge_db *db);
 void l2switch_destroy(struct l2switch *);           /* accepts NULL */
+/* "ip": "auto" (OV->ip_auto): the internal port's address is claimed in
+ * OV's pool by address conflict detection and kept in STATE_DIR
+ * (acdport.h). 0 or ENOMEM. */
+int l2switch_auto_address(struct l2switch *, const struct config_overlay *ov,
+                          const char *state_dir);
 
 /* Call after bridge_db_run() on every main-loop iteration. */
 void l2switch_run(struct l2switch *);

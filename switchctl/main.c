@@ -101,6 +101,11 @@ int main(int argc, char **argv)
             goto out;
         }
         switches[ctx.n_switches] = l2switch_create(ov, db);
+        if (switches[ctx.n_switches] && ov->ip_auto
+            && l2switch_auto_address(switches[ctx.n_switches], ov, cfg.state_dir)) {
+            l2switch_destroy(switches[ctx.n_switches]);
+            switches[ctx.n_switches] = NULL;
+        }
         if (!switches[ctx.n_switches]) {
             log_error(MOD, "overlay %s: out of memory", ov->name);
             rc = 1;

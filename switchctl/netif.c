@@ -100,3 +100,25 @@ int netif_configure(const char *ifname, uint32_t ip4, int prefix_len, int mtu, b
     close(fd);
     return err;
 }
+
+int netif_clear_ipv4(const char *ifname)
+{
+    if (strlen(ifname) >= IFNAMSIZ)
+        return EINVAL;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+    int err = netif_ioctl(fd, SIOCGIFADDR, &ifr);
+    if (err == EADDRNOTAVAIL) {
+        err = 0;                                /* none */
+    } else if (!err) {
+        /* setting 0.0.0.0 deletes the primary address */
+        netif_set_sin(&ifr.ifr_addr, 0);
+        err = netif_ioctl(fd, SIOCSIFADDR, &ifr);
+    }
+    close(fd);
+    return err;
+}

@@ -12,5 +12,8 @@
  * Returns 0, ENODEV while the device does not exist yet, or another positive
  * errno. *CHANGED tells whether anything was set. */
 int netif_configure(const char *ifname, uint32_t ip4, int prefix_len, int mtu, bool *changed);
+/* Removes IFNAME's primary IPv4 address (one given up after a conflict).
+ * Returns 0 or a positive errno (0 when it had none). */
+int netif_clear_ipv4(const char *ifname);
 
 #endif
