@@ -6,26 +6,32 @@
  * loss, which nodes' ICE fails, then a script: time passes, nodes join,
  * leave, restart, lose their datapath, get shortcut hints, and the hostile
  * member joins, leaves and sends any well-formed message (fresh or reused
- * edge ids, its own or a real node's session, any type, candidates).
+ * edge ids, its own or a real node's identity and session, its ID's key
+ * fingerprint or another, any type, candidates).
  * Invariants, after every step: negsim's (a link is created under a new
  * name and removed exactly once, never two live links to one peer, the
- * engine's links are the datapath's and within the budget) and the peer
- * table within its bound; at the end, once every peer has left, every
+ * engine's links are the datapath's and within the budget), the peer
+ * table within its bound, incoming on-demand edges within max_on_demand,
+ * and no more links made for the hostile member's messages than its
+ * edge_req rate allows; at the end, once every peer has left, every
  * link has failed and the eviction time has passed, no engine holds a link
  * or a peer, and no link is left in any datapath. */
 #include "fuzz.h"
 
 #include "../unit/negsim.h"
 
-#ifndef FUZZ_BUDGET_SLACK
-#define FUZZ_BUDGET_SLACK 0
-#endif
 
 static const char *const cand_texts[] = {
     "candidate:1 1 UDP 2015363327 10.0.0.9 40000 typ host",
     "candidate:2 1 UDP 1677722111 198.51.100.9 3478 typ srflx raddr 10.0.0.9 rport 40000",
     "x",
 };
+
+/* Links node I created for the hostile member's own messages, and when
+ * its first message came: edge_req is limited to NEG_REQ_BURST, then one
+ * per NEG_REQ_PERIOD_MS, so no more links than that can follow from it. */
+static uint64_t hostile_links[SIM_MAX_NODES];
+static int64_t hostile_since[SIM_MAX_NODES];
 
 /* A well-formed message from the hostile member HID (or, spoofed, from a
  * real node) to node TO, shaped by the input. */
@@ -56,9 +62,13 @@ static void hostile_message(struct fz *f, struct sim *s, const struct nodeid *hi
     }
     snprintf(m.edge_id, sizeof m.edge_id, "%s", edge_ids[e & 3]);
     m.edge_type = (enum sigmsg_edge_type)(fz_u8(f) % 4);
-    snprintf(m.creds.fingerprint, sizeof m.creds.fingerprint,
-             "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:"
-             "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF");
+    uint8_t impostor = fz_u8(f);
+    if (impostor & 1)   /* a key that is not the sender's ID's */
+        snprintf(m.creds.fingerprint, sizeof m.creds.fingerprint,
+                 "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:"
+                 "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF");
+    else                /* the sender's (public) key fingerprint */
+        sim_fpr(&m.from, m.creds.fingerprint);
     snprintf(m.creds.mac, sizeof m.creds.mac, "02:00:00:00:00:%02x", fz_u8(f));
     snprintf(m.creds.ufrag, sizeof m.creds.ufrag, "hUfr%u", fz_u8(f));
     snprintf(m.creds.pwd, sizeof m.creds.pwd, "hostilepassword0123456789");
@@ -81,7 +91,34 @@ static void hostile_message(struct fz *f, struct sim *s, const struct nodeid *hi
     free(text);
     FUZZ_ASSERT(!err, "codec: %s", err);
     neg_on_message(s->nodes[to].neg, &in, s->now, &s->acts);
+    uint64_t creates = 0;
+    for (size_t k = 0; k < s->acts.n; k++)
+        creates += s->acts.v[k].type == NEG_ACT_LINK_CREATE && !nodeid_cmp(&s->acts.v[k].peer, hid);
+    if (getenv("FUZZ_TRACE"))
+        for (size_t k = 0; k < s->acts.n; k++)
+            fprintf(stderr, "    action %d %s %s\n", (int)s->acts.v[k].type,
+                    s->acts.v[k].msg ? sigmsg_type_name(s->acts.v[k].msg->type) : "",
+                    s->acts.v[k].msg && s->acts.v[k].msg->type == SIGMSG_EDGE_RESP
+                        ? sigmsg_resp_reason_name(s->acts.v[k].msg->resp_reason) : "");
     sim_apply(s, to);
+    if (getenv("FUZZ_TRACE")) {
+        const struct neg_counters *c = neg_counters(s->nodes[to].neg);
+        fprintf(stderr, "  %s %s -> node %d: links to create %llu, rate limited %llu, "
+                "refused full %llu links %llu not_neighbour %llu busy %llu, stale %llu\n", sigmsg_type_name(m.type),
+                nodeid_cmp(&m.from, hid) ? "spoofed" : "hostile", to,
+                (unsigned long long)creates,
+                (unsigned long long)c->rate_limited, (unsigned long long)c->refused_full,
+                (unsigned long long)c->refused_links, (unsigned long long)c->refused_not_neighbour, (unsigned long long)c->refused_busy, (unsigned long long)c->stale);
+    }
+    if (nodeid_cmp(&m.from, hid))
+        return;   /* spoofed: a real node's budget */
+    if (!hostile_since[to])
+        hostile_since[to] = s->now;
+    hostile_links[to] += creates;
+    int64_t allowed = NEG_REQ_BURST + (s->now - hostile_since[to]) / NEG_REQ_PERIOD_MS + 1;
+    FUZZ_ASSERT((int64_t)hostile_links[to] <= allowed,
+                "node %d made %llu links for one member's messages in %lld ms", to,
+                (unsigned long long)hostile_links[to], (long long)(s->now - hostile_since[to]));
 }
 
 /* What node I's engine holds, for a failure's report. */
@@ -114,8 +151,18 @@ static void check(const struct sim *s, const struct neg_config *base, const char
     for (int i = 0; i < s->n; i++) {
         FUZZ_ASSERT(neg_peers(s->nodes[i].neg)->n <= max_peers, "node %d: %zu peers", i,
                     neg_peers(s->nodes[i].neg)->n);
-        FUZZ_ASSERT(neg_links(s->nodes[i].neg) <= s->nodes[i].max_links + FUZZ_BUDGET_SLACK, "node %d: %d links",
+        FUZZ_ASSERT(neg_links(s->nodes[i].neg) <= s->nodes[i].max_links, "node %d: %d links",
                     i, neg_links(s->nodes[i].neg));
+        /* incoming on-demand edges, counted as the engine counts them */
+        const struct peer_table *t = neg_peers(s->nodes[i].neg);
+        int on_demand = 0;
+        for (size_t k = 0; k < t->n; k++) {
+            const struct edge *e = &t->peers[k]->edge;
+            on_demand += e->remote_want && e->remote_type == EDGE_ON_DEMAND && !e->local_want
+                         && e->state != EDGE_IDLE && e->state != EDGE_BACKOFF;
+        }
+        FUZZ_ASSERT(on_demand <= base->max_on_demand, "node %d: %d on-demand edges, budget %d",
+                    i, on_demand, base->max_on_demand);
     }
 }
 
@@ -124,6 +171,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fz f = { data, size };
     static struct sim s;
     sim_init(&s, (uint64_t)fz_u32(&f) << 8 | 1);
+    memset(hostile_links, 0, sizeof hostile_links);
+    memset(hostile_since, 0, sizeof hostile_since);
     int n = 2 + fz_u8(&f) % 5;
     struct neg_config base;
     memset(&base, 0, sizeof base);
