@@ -215,9 +215,21 @@ for line in open(sys.argv[1]):
 tx = re.search(r'(\d+) packets transmitted', open(sys.argv[1]).read())
 tx = int(tx.group(1)) if tx else (max(rtt) if rtt else 0)
 phases = [l.split() for l in open(sys.argv[2])]
-# a lost probe's send time, from the nearest answered one (20 per second)
-base = min(sent_at) if sent_at else 1
-t0 = sent_at.get(base, 0) - (base - 1) * 0.05
+# a lost probe's send time, between the answered ones around it
+got = sorted(sent_at)
+def send_time(seq):
+    if seq in sent_at:
+        return sent_at[seq]
+    import bisect
+    k = bisect.bisect_left(got, seq)
+    if not got:
+        return 0
+    if k == 0:
+        return sent_at[got[0]] - (got[0] - seq) * 0.05
+    if k == len(got):
+        return sent_at[got[-1]] + (seq - got[-1]) * 0.05
+    a, b = got[k - 1], got[k]
+    return sent_at[a] + (sent_at[b] - sent_at[a]) * (seq - a) / (b - a)
 def phase_of(t):
     name = "baseline"
     for p, start in phases:
@@ -230,7 +242,7 @@ def pct(v, q):
 out = {"all": {}, "phases": {}}
 groups = {}
 for seq in range(1, tx + 1):
-    t = sent_at.get(seq, t0 + (seq - 1) * 0.05)
+    t = send_time(seq)
     groups.setdefault(phase_of(t), []).append(seq)
 def summary(seqs):
     got = [rtt[s] for s in seqs if s in rtt]
