@@ -15,6 +15,7 @@
 #include "evio/config.h"
 #include "evio/l4csum.h"
 #include "evio/log.h"
+#include "acdport.h"
 #include "netif.h"
 #include "ofchannel.h"
 
@@ -35,6 +36,10 @@ static const int l2switch_announce_after_ms[] = { 0, 3000, 10000 };
 #define L2SWITCH_ASK_GAP_MS    1000     /* per MAC: one query, or one answer, a second */
 #define L2SWITCH_RECENT        32       /* MACs remembered for that */
 #define L2SWITCH_PORT_CONTROLLER 0xfffdu /* OpenFlow CONTROLLER: frames we make */
+/* "ip": "auto": probing starts once a link is up (the probes then reach the
+ * overlay, whose holder of the address answers), or after this long alone
+ * (the first node of an overlay) */
+#define L2SWITCH_ACD_ALONE_MS  10000
 
 struct l2switch {
     char *overlay;
@@ -89,6 +94,9 @@ struct l2switch {
     long long next_netif_ms;
     bool netif_ok;
     int netif_last_err;
+    struct acdport *acd;            /* "ip": "auto": claims ip4 (acdport.h) */
+    long long acd_alone_ms;         /* probe from then on even without a link */
+    bool acd_running;
 
     struct l2switch_stats stats;
     struct portguard guard;         /* per-port budgets and refusals (issue 16) */
@@ -154,6 +162,7 @@ void l2switch_destroy(struct l2switch *sw)
     if (!sw)
         return;
     ofchannel_destroy(sw->ch);
+    acdport_destroy(sw->acd);
     fdb_destroy(sw->fdb);
     free(sw->flows);
     free(sw->prev);
@@ -377,10 +386,43 @@ static void l2switch_netif(struct l2switch *sw)
     sw->next_netif_ms = now + (err ? L2SWITCH_NETIF_FAST_MS : L2SWITCH_NETIF_SLOW_MS);
 }
 
+int l2switch_auto_address(struct l2switch *sw, const struct config_overlay *ov,
+                          const char *state_dir)
+{
+    sw->acd = acdport_create(ov->name, ov->bridge_name, ov->pool, ov->prefix_len, state_dir);
+    sw->ip4 = 0;
+    sw->acd_alone_ms = time_msec() + L2SWITCH_ACD_ALONE_MS;
+    return sw->acd ? 0 : ENOMEM;
+}
+
+/* "ip": "auto": once the node's ID is known and the internal port is up,
+ * address conflict detection claims the address the port gets */
+static void l2switch_acd(struct l2switch *sw)
+{
+    uint32_t ip;
+    long long now = time_msec();
+    if (!sw->acd || !sw->have_self || !sw->netif_ok)
+        return;
+    if (!sw->acd_running && !sw->n_nb && now < sw->acd_alone_ms)
+        return;
+    sw->acd_running = true;
+    if (!acdport_run(sw->acd, &sw->self, now, &ip))
+        return;
+    if (!ip && sw->ip4) {
+        int err = netif_clear_ipv4(sw->bridge);
+        if (err)
+            log_warn(MOD, "%s: cannot remove its address: %s", sw->bridge, strerror(err));
+    }
+    sw->ip4 = ip;
+    sw->next_netif_ms = 0;
+    l2switch_netif(sw);
+}
+
 void l2switch_run(struct l2switch *sw)
 {
     l2switch_refresh_ports(sw);
     l2switch_netif(sw);
+    l2switch_acd(sw);
     ofchannel_run(sw->ch);
     long long now = time_msec();
     /* the first poll waits for the port list: restoring the MAC table
@@ -393,6 +435,9 @@ void l2switch_run(struct l2switch *sw)
     }
     if (now >= sw->next_announce_ms && ofchannel_is_connected(sw->ch) && sw->have_self) {
         l2switch_announce_all(sw);
+        /* a claimed address too: a node now in reach may hold the same */
+        if (sw->acd)
+            acdport_reannounce(sw->acd, now);
         size_t steps = sizeof l2switch_announce_after_ms / sizeof l2switch_announce_after_ms[0];
         if (sw->announce_step < (int)steps)
             sw->announce_step++;
@@ -429,6 +474,11 @@ void l2switch_wait(struct l2switch *sw)
     ofchannel_wait(sw->ch);
     poll_timer_wait_until(sw->next_expire_ms);
     poll_timer_wait_until(sw->next_netif_ms);
+    if (sw->acd) {
+        acdport_wait(sw->acd);
+        if (!sw->acd_running && time_msec() < sw->acd_alone_ms)
+            poll_timer_wait_until(sw->acd_alone_ms);
+    }
     if (ofchannel_is_connected(sw->ch)) {
         poll_timer_wait_until(sw->next_poll_ms);
         if (sw->have_self)
