@@ -228,8 +228,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             else
                 sim_leave(&s, i);
             break;
-        case 3:
+        case 3:   /* a new process: its rate limits start afresh */
             sim_restart(&s, i, &base);
+            hostile_links[i] = 0;
+            hostile_since[i] = 0;
             break;
         case 4:
             s.nodes[i].ice_fails = !s.nodes[i].ice_fails;
