@@ -3,14 +3,18 @@
  * libstrophe as a given account, joins the overlay room the way a node does
  * (nickname = a 32-hex node id, <evio session=""/> in the join presence) and
  * runs one scripted attack against a victim node id, then prints what it sent
- * and what came back. It never creates a link: it only talks.
+ * and what came back. It never creates a link: it only talks. Each occupant
+ * has an identity of its own as a node would: a fresh P-256 key, whose
+ * fingerprint (SHA-256 of the SubjectPublicKeyInfo) it signals, and whose
+ * first 128 bits are its node id and nickname; so its requests are not
+ * refused as an impostor's, and the victim's budgets are what is tested.
  *
  * Usage: hostile_peer [options] ATTACK [ARGS]
  *   --server IP --port N --jid USER@DOMAIN --password PW [--ca FILE]
  *   [--tls required|direct|none] [--muc DOMAIN] --overlay NAME --victim ID
- *   [--id ID]        our node id (default: random; with "nicknames", the first)
- *   [--id-prefix HEX] random ids start with HEX (e.g. 0000: below the victim's
- *                    id, so our requests win every collision with its own)
+ *   [--below-victim] every identity's id sorts below the victim's (keys are
+ *                    made until one fits), so our requests win every
+ *                    collision with the victim's own (the lower id wins)
  *   [--edge-type T]  successor (default), long_distance, static, on_demand
  *   [--cand-ip IP]   address in the candidates we send (default 127.0.0.1)
  *   [--hold S]       stay in the room S seconds after the attack (default 3)
@@ -24,7 +28,7 @@
  *   cand_then_creds [N]         edge_req, N (default 40) link_cand of 16 long
  *                               candidates (~7.5 KB each), then link_creds
  *   nicknames K                 K occupants (K connections, one resource each,
- *                               a random nick each), one edge_req from each
+ *                               an identity each), one edge_req from each
  *
  * stdout: "joined NICK", "victim present", with -v "recv NICK TYPE [...]",
  * and last one line "result {JSON}" with the counts:
@@ -40,6 +44,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <strophe.h>
 #include <sys/random.h>
 #include <time.h>
@@ -68,6 +74,7 @@ struct hp_conn {
     char jid[800];
     char nick[NODEID_HEX_LEN + 1];
     struct nodeid id;
+    char fpr[SIGMSG_FPR_LEN + 1];          /* our key's, in every edge_req */
     char session[SIGMSG_HEX16_LEN + 1];
     char edge_id[SIGMSG_HEX16_LEN + 1];   /* the last edge we asked for */
     bool online, joined, gone;
@@ -132,29 +139,43 @@ static void hp_count(json_t *obj, const char *key, int by)
     json_object_set_new(obj, key, json_integer((v ? json_integer_value(v) : 0) + by));
 }
 
-static const char *hp_id_prefix = "";
-
 static void hp_random_id(struct nodeid *id, char hex[NODEID_HEX_LEN + 1])
 {
     unsigned char raw[16];
-    size_t n = strlen(hp_id_prefix);
     if (getrandom(raw, sizeof raw, 0) != sizeof raw)
         hp_die("no randomness");
     for (int i = 0; i < 16; i++)
         sprintf(hex + 2 * i, "%02x", raw[i]);
-    memcpy(hex, hp_id_prefix, n);
     if (!nodeid_parse(hex, id))
         hp_die("cannot parse a random node id");
 }
 
-/* A plausible certificate fingerprint: 32 random uppercase hex bytes. */
-static void hp_fingerprint(char out[SIGMSG_FPR_LEN + 1])
+/* A node's identity: a fresh P-256 key; its fingerprint is SHA-256 over the
+ * DER SubjectPublicKeyInfo (as evio's lib/cert.c), its id the first 16
+ * bytes. With BELOW, keys are made until the id sorts below *BELOW. */
+static void hp_identity(struct hp_conn *c, const struct nodeid *below)
 {
-    unsigned char raw[32];
-    if (getrandom(raw, sizeof raw, 0) != sizeof raw)
-        hp_die("no randomness");
-    for (int i = 0; i < 32; i++)
-        sprintf(out + 3 * i, i < 31 ? "%02X:" : "%02X", raw[i]);
+    for (long tries = 0;; tries++) {
+        if (tries > 4000000)
+            hp_die("no key with an id below the victim's in %ld tries", tries);
+        EVP_PKEY *key = EVP_EC_gen("P-256");
+        unsigned char *der = NULL, fp[32];
+        int len = key ? i2d_PUBKEY(key, &der) : -1;
+        unsigned int n = 0;
+        if (len <= 0 || !EVP_Digest(der, (size_t)len, fp, &n, EVP_sha256(), NULL) || n != 32)
+            hp_die("cannot make a key");
+        OPENSSL_free(der);
+        EVP_PKEY_free(key);
+        for (int i = 0; i < 16; i++)
+            sprintf(c->nick + 2 * i, "%02x", fp[i]);
+        if (!nodeid_parse(c->nick, &c->id))
+            hp_die("cannot parse our own id %s", c->nick);
+        if (below && nodeid_cmp(&c->id, below) >= 0)
+            continue;
+        for (int i = 0; i < 32; i++)
+            sprintf(c->fpr + 3 * i, i < 31 ? "%02X:" : "%02X", fp[i]);
+        return;
+    }
 }
 
 /* ---- messages --------------------------------------------------------- */
@@ -199,7 +220,7 @@ static char *hp_edge_req(struct hostile *h, struct hp_conn *c)
         hp_die("no randomness");
     hp_msg_init(h, c, &m, SIGMSG_EDGE_REQ);
     m.edge_type = h->edge_type;
-    hp_fingerprint(m.creds.fingerprint);
+    snprintf(m.creds.fingerprint, sizeof m.creds.fingerprint, "%s", c->fpr);
     return hp_encode(&m);
 }
 
@@ -341,7 +362,6 @@ static void hp_script_malformed(struct hostile *h, int rounds)
 static void hp_script(struct hostile *h, enum hp_attack attack, int n, int seconds)
 {
     struct hp_conn *c = &h->conns[0];
-    char fpr[SIGMSG_FPR_LEN + 1];
     switch (attack) {
     case HP_MALFORMED:
         hp_script_malformed(h, n);
@@ -356,19 +376,14 @@ static void hp_script(struct hostile *h, enum hp_attack attack, int n, int secon
             hp_add(h, 0, 1 + (int64_t)i * seconds * 1000 / n, hp_link_cand(h, c, i, 100),
                    "link_cand", false);
         break;
-    case HP_CAND_THEN_CREDS: {
-        /* the fingerprint must match the edge_req's, or the link_creds is
-         * refused as "fingerprint changed" before it feeds anything */
-        char *req = hp_edge_req(h, c);
-        json_t *j = json_loads(req, 0, NULL);
-        snprintf(fpr, sizeof fpr, "%s", json_string_value(json_object_get(j, "fingerprint")));
-        json_decref(j);
-        hp_add(h, 0, 0, req, "edge_req", false);
+    case HP_CAND_THEN_CREDS:
+        /* link_creds carries the edge_req's fingerprint, or it is refused as
+         * "fingerprint changed" before it feeds anything */
+        hp_add(h, 0, 0, hp_edge_req(h, c), "edge_req", false);
         for (int i = 0; i < n; i++)
             hp_add(h, 0, 10 + i * 10, hp_link_cand(h, c, i, 440), "link_cand", false);
-        hp_add(h, 0, 10 + n * 10, hp_link_creds(h, c, fpr), "link_creds", true);
+        hp_add(h, 0, 10 + n * 10, hp_link_creds(h, c, c->fpr), "link_creds", true);
         break;
-    }
     case HP_NICKNAMES:
         for (int k = 0; k < h->n_conns; k++)
             hp_add(h, k, (int64_t)k * 20, hp_edge_req(h, &h->conns[k]), "edge_req", false);
@@ -578,7 +593,7 @@ static void hp_usage(void)
 {
     fprintf(stderr, "usage: hostile_peer --server IP [--port N] --jid USER@DOMAIN --password PW "
             "[--ca FILE] [--tls required|direct|none] [--muc DOMAIN] --overlay NAME --victim ID "
-            "[--id ID] [--id-prefix HEX] [--edge-type T] [--cand-ip IP] [--hold S] [-v] ATTACK [ARGS]\n"
+            "[--below-victim] [--edge-type T] [--cand-ip IP] [--hold S] [-v] ATTACK [ARGS]\n"
             "ATTACK: malformed [ROUNDS] | edge_req_flood N SECONDS | cand_flood N [SECONDS] | "
             "cand_then_creds [N] | nicknames K\n");
     exit(2);
@@ -605,12 +620,17 @@ static bool hp_run_until(struct hostile *h, bool (*done)(struct hostile *), int6
     return done(h);
 }
 
+/* Every occupant joined (or failed) and the victim is there; or every
+ * connection failed, which no waiting mends. */
 static bool hp_all_joined(struct hostile *h)
 {
-    for (int k = 0; k < h->n_conns; k++)
+    bool any = false;
+    for (int k = 0; k < h->n_conns; k++) {
         if (!h->conns[k].joined && !h->conns[k].gone)
             return false;
-    return h->victim_present;
+        any |= !h->conns[k].gone;
+    }
+    return h->victim_present || !any;
 }
 
 static bool hp_queues_empty(struct hostile *h)
@@ -635,12 +655,17 @@ int main(int argc, char **argv)
 {
     struct hostile h = { .port = 5222, .tls_flag = XMPP_CONN_FLAG_MANDATORY_TLS, .hold_s = 3,
                          .cand_ip = "127.0.0.1", .edge_type = SIGMSG_EDGE_SUCCESSOR };
-    const char *id = NULL, *victim = NULL;
+    const char *victim = NULL;
+    bool below = false;
     int i;
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "-v")) {
             h.verbose = true;
+            continue;
+        }
+        if (!strcmp(o, "--below-victim")) {
+            below = true;
             continue;
         }
         if (!v)
@@ -654,13 +679,7 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--muc")) h.muc = v;
         else if (!strcmp(o, "--overlay")) h.overlay = v;
         else if (!strcmp(o, "--victim")) victim = v;
-        else if (!strcmp(o, "--id")) id = v;
         else if (!strcmp(o, "--cand-ip")) h.cand_ip = v;
-        else if (!strcmp(o, "--id-prefix")) {
-            if (strlen(v) >= NODEID_HEX_LEN || strspn(v, "0123456789abcdef") != strlen(v))
-                hp_die("--id-prefix: expected up to 31 lowercase hex digits, got \"%s\"", v);
-            hp_id_prefix = v;
-        }
         else if (!strcmp(o, "--hold")) h.hold_s = hp_int_arg(v, 0, 3600, "--hold");
         else if (!strcmp(o, "--tls")) {
             if (!strcmp(v, "required")) h.tls_flag = XMPP_CONN_FLAG_MANDATORY_TLS;
@@ -740,20 +759,14 @@ int main(int argc, char **argv)
         hp_die("cannot create a libstrophe context");
     for (int k = 0; k < h.n_conns; k++) {
         struct hp_conn *c = &h.conns[k];
-        if (k == 0 && id) {
-            if (!nodeid_parse(id, &c->id))
-                hp_die("--id: expected 32 lowercase hex digits, got \"%s\"", id);
-            nodeid_format(&c->id, c->nick);
-        } else {
-            hp_random_id(&c->id, c->nick);
-        }
+        hp_identity(c, below ? &h.victim : NULL);
     }
     int64_t t0 = hp_now_ms();
     for (int k = 0; k < h.n_conns; k++) {
         hp_connect(&h, &h.conns[k], k);
         xmpp_run_once(h.ctx, 1);   /* spread the handshakes a little */
     }
-    bool ok = hp_run_until(&h, hp_all_joined, HP_JOIN_MS);
+    bool ok = hp_run_until(&h, hp_all_joined, HP_JOIN_MS) && h.victim_present;
     int joined = 0;
     for (int k = 0; k < h.n_conns; k++)
         joined += h.conns[k].joined;
