@@ -198,7 +198,7 @@ PORT_A=$(field a l1 local_addr) PORT_B=$(field a l1 remote_addr)
 PORT_A=${PORT_A##*:} PORT_B=${PORT_B##*:}
 
 log "d. replay: a data record 10.77.0.1:$PORT_A -> 10.77.0.2:$PORT_B sent twice"
-[ "$(field b l1 records)" = evio-rec/1 ] || fail "l1 does not use evio's data records"
+[ "$(field b l1 records)" = evio-rec/2 ] || fail "l1 does not use evio's data records with re-handshakes"
 inject_once replay 0xd1 drop_replay
 log "b rejected the replayed record (drop_replay $(ctr b l1 drop_replay))"
 link_up l1

@@ -10,8 +10,10 @@
 #                                  (+ 10.79.0.9: a spoofer)
 #
 # Checks: a. a ChannelData "record" from an address that is not the TURN
-# server, sent while a learns the channel, is ignored: the fast path starts
-# with the real server once its records get through (nft held them back);
+# server, sent while a learns the channel, is ignored; a2. so is one forged
+# from the server's own address and port whose record does not authenticate
+# (counted in turn_forged): the fast path starts with the real server once
+# its records get through (nft held them back), and frames cross on it;
 # b. every frame length 60..1424 crosses both ways, 3 rounds, intact, in
 # order, none lost; c. the same a -> b while iperf3 loads a -> b (losses
 # allowed, every length arrives), a's frames batched into ChannelData sends;
@@ -87,6 +89,24 @@ s.sendto(bytes([0x40, 0x00, 0, len(rec)]) + rec, ("10.79.0.1", int(sys.argv[1]))
   || fail "cannot send the spoofed datagram"
 wait_until 5 "a's socket read the spoofed datagram" a_socket_drained
 [ "$(field a l1 path)" = ice ] || fail "a took the spoofed ChannelData: path $(field a l1 path) to $(field a l1 fast_to)"
+
+# a2. the same from the TURN server's own address and port (a raw socket
+# writes the IP header): only a record that authenticates teaches a channel
+log "a2. a forged ChannelData record from coturn's address 10.79.0.3:3478, channel 0x4fff"
+ns s python3 -c '
+import socket, struct, sys
+port = int(sys.argv[1])
+rec = bytes([0x2f]) + bytes(63)          # a record of an odd generation, by its look
+cd = bytes([0x4f, 0xff, 0, len(rec)]) + rec
+udp = struct.pack("!HHHH", 3478, port, 8 + len(cd), 0) + cd
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                 socket.inet_aton("10.79.0.3"), socket.inet_aton("10.79.0.1"))
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.sendto(ip + udp, ("10.79.0.1", 0))' "$port" || fail "cannot send the forged datagram"
+wait_until 5 "a counts the forged ChannelData" ctr_ge a l1 turn_forged 1
+wait_until 5 "a's socket read the forged datagram" a_socket_drained
+[ "$(field a l1 path)" = ice ] || fail "a took the forged ChannelData: path $(field a l1 path) to $(field a l1 fast_to)"
+log "a counted $(ctr a l1 turn_forged) forged ChannelData and stays on libnice"
 ns a nft delete table inet evt
 wait_until 10 "a's fast path through the TURN server" a_on_path fast-relay
 [ "$(field a l1 fast_to)" = 10.79.0.3:3478 ] || fail "a's fast path sends to $(field a l1 fast_to), not coturn"

@@ -9,6 +9,7 @@
  * re-handshake prefix changes nothing. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "evio/cert.h"
 #include "../../tincan/dtls.h"
@@ -26,6 +27,9 @@ struct endpoint {
     size_t qlen[Q_MAX];
     int nq;
     bool drop_rekey;              /* lose every re-handshake datagram sent */
+    bool lose_final;              /* lose its re-handshake's last flight
+                                   * (ChangeCipherSpec, epoch 1) */
+    int lost_final;
     uint32_t next_tx, next_rx;    /* frame numbers */
     uint64_t frames_rx, bad_order;
 };
@@ -35,6 +39,11 @@ static void ep_output(void *aux, const uint8_t *data, size_t len)
     struct endpoint *e = aux;
     if (e->nq == Q_MAX || (e->drop_rekey && data[0] == DTLS_REKEY_PREFIX))
         return;
+    if (e->lose_final && len > 6 && data[0] == DTLS_REKEY_PREFIX
+        && (data[1] == 20 || data[4] || data[5])) {
+        e->lost_final++;
+        return;
+    }
     e->q[e->nq] = malloc(len);
     memcpy(e->q[e->nq], data, len);
     e->qlen[e->nq++] = len;
@@ -182,6 +191,42 @@ static void test_periodic(struct dtls_ctx *ca, struct dtls_ctx *cb, const struct
     pair_free(&a, &b);
 }
 
+/* The server's last flight of a re-handshake is lost: the client, not
+ * done, retransmits and gets it again; meanwhile the server, done, must not
+ * send with keys the client does not have yet: nothing is lost. */
+static void test_lost_final_flight(struct dtls_ctx *ca, struct dtls_ctx *cb,
+                                   const struct cert *A, const struct cert *B)
+{
+    struct endpoint a, b;
+    dtls_ctx_set_rehandshake(ca, 3, 0);
+    dtls_ctx_set_rehandshake(cb, 0, 0);
+    pair_up(ca, cb, A, B, &a, &b);
+    b.lose_final = true;
+    /* OpenSSL times its retransmissions by the real clock (250 ms first):
+     * once the flight is lost, simulated seconds take 100 ms of real time,
+     * until the client has its keys (at most 40) */
+    for (int s = 0; s < 40 && gen(&a) == 0; s++) {
+        if (b.lost_final) {
+            b.lose_final = false;   /* once */
+            usleep(100000);
+        }
+        second(&a, &b);
+    }
+    for (int s = 0; s < 3; s++)
+        second(&a, &b);
+    drain(&a, &b);
+    CHECK(b.lost_final > 0);
+    CHECK(gen(&a) >= 1 && gen(&a) == gen(&b));
+    CHECK(failures(&a) == 0 && failures(&b) == 0);
+    CHECK(a.frames_rx == b.next_tx && b.frames_rx == a.next_tx);
+    CHECK(a.bad_order == 0 && b.bad_order == 0);
+    fprintf(stderr, "lost final flight: %d datagrams lost, %llu generations, %llu + %llu "
+            "frames of %u + %u\n", b.lost_final, (unsigned long long)gen(&a),
+            (unsigned long long)a.frames_rx, (unsigned long long)b.frames_rx, b.next_tx,
+            a.next_tx);
+    pair_free(&a, &b);
+}
+
 /* The server is due (bytes), the client never: the server asks. */
 static void test_server_asks(struct dtls_ctx *ca, struct dtls_ctx *cb, const struct cert *A,
                              const struct cert *B)
@@ -254,6 +299,7 @@ int main(void)
     CHECK(ca && cb);
     if (ca && cb) {
         test_periodic(ca, cb, &A, &B);
+        test_lost_final_flight(ca, cb, &A, &B);
         test_server_asks(ca, cb, &A, &B);
         test_failure(ca, cb, &A, &B);
     }
