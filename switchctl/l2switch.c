@@ -331,8 +331,12 @@ static void l2switch_ports_gone(struct l2switch *sw, const struct bridge_port *o
 {
     for (size_t i = 0; i < n_old; i++) {
         const struct bridge_port *now = old[i].ofport ? l2switch_port(sw, old[i].ofport) : NULL;
-        if (old[i].ofport && !(now && !strcmp(now->name, old[i].name)))
+        if (old[i].ofport && !(now && !strcmp(now->name, old[i].name))) {
             l2switch_forget_port(sw, old[i].ofport, old[i].name);
+            /* a port that takes its number gets a budget of its own; the
+             * refusals stay in the totals */
+            portguard_forget(&sw->guard, old[i].ofport);
+        }
     }
 }
 
