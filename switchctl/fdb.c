@@ -177,7 +177,8 @@ enum fdb_learn_result fdb_learn(struct fdb *f, const uint8_t mac[6], uint32_t po
          * otherwise is believed only once the host has been quiet here for
          * the hold-down (issue 16: members pulling a local host's traffic) */
         if (was_live && moved && !e->peer[0] && peer[0]
-            && now_ms - e->local_ms < (long long)f->lim.hold_down_s * 1000)
+            && (now_ms - e->local_ms < (long long)f->lim.hold_down_s * 1000
+                || (f->lim.pin_port && e->port == f->lim.pin_port)))
             return FDB_LEARN_HELD;
         if ((!was_live || e->port != port) && !fdb_port_has_room(f, port, peer, now_ms))
             return FDB_LEARN_PORT_FULL;

@@ -37,6 +37,10 @@ struct fdb_limits {
                                  * is not moved behind a peer */
     size_t peer_port_max;       /* entries per port that leads to a peer */
     size_t local_port_max;      /* entries per local port */
+    uint32_t pin_port;          /* a local port whose MACs are held as long
+                                 * as they live, not only for the hold-down
+                                 * (the bridge's own port: its MAC never
+                                 * moves); 0: none */
 };
 
 enum fdb_learn_result {
@@ -64,7 +68,8 @@ void fdb_set_limits(struct fdb *, const struct fdb_limits *);
  * a local port) at NOW_MS. When the table is full, the least recently seen
  * entry makes room. Refused, with nothing changed:
  *  - FDB_LEARN_HELD: MAC is live and local, was seen on a local port less
- *    than hold_down_s ago, and PEER is not "" (a neighbour claims it);
+ *    than hold_down_s ago or sits on pin_port, and PEER is not "" (a
+ *    neighbour claims it);
  *  - FDB_LEARN_PORT_FULL: MAC is new here, or moves to PORT, and PORT
  *    already holds its maximum of live entries (peer_port_max when PEER is
  *    not "", else local_port_max). */

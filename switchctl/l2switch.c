@@ -36,6 +36,7 @@ static const int l2switch_announce_after_ms[] = { 0, 3000, 10000 };
 #define L2SWITCH_ASK_GAP_MS    1000     /* per MAC: one query, or one answer, a second */
 #define L2SWITCH_RECENT        32       /* MACs remembered for that */
 #define L2SWITCH_PORT_CONTROLLER 0xfffdu /* OpenFlow CONTROLLER: frames we make */
+#define L2SWITCH_PORT_LOCAL    0xfffeu  /* OpenFlow LOCAL: the bridge's own port */
 /* "ip": "auto": probing starts once a link is up (the probes then reach the
  * overlay, whose holder of the address answers), or after this long alone
  * (the first node of an overlay) */
@@ -138,7 +139,8 @@ struct l2switch *l2switch_create(const struct config_overlay *ov, struct bridge_
         fdb_set_limits(sw->fdb, &(struct fdb_limits){
             .hold_down_s = FDB_DEFAULT_HOLD_DOWN_S,
             .peer_port_max = FDB_DEFAULT_PORT_MAX,
-            .local_port_max = FDB_DEFAULT_PORT_MAX });
+            .local_port_max = FDB_DEFAULT_PORT_MAX,
+            .pin_port = L2SWITCH_PORT_LOCAL });
     portguard_init(&sw->guard, NULL);
     const char *target = bridge_db_controller(db, ov->bridge_name);
     if (!sw->overlay || !sw->bridge || !sw->fdb || !target) {

@@ -246,6 +246,20 @@ static void test_hold_down(void)
     mac_of(0x4343, old);
     CHECK(fdb_learn(f, old, 0xfffe, "", 200000) == FDB_LEARN_NEW);
     CHECK(fdb_learn(f, old, 5, PEER_A, 500000) == FDB_LEARN_NEW);
+    /* the bridge's own port is pinned: its MAC stays however quiet it is,
+     * as long as its entry lives (kept alive by the flows to it) */
+    struct fdb *p = fdb_create(16, 300);
+    fdb_set_limits(p, &(struct fdb_limits){ .hold_down_s = 60, .pin_port = 0xfffe });
+    uint8_t br[6];
+    mac_of(0x4444, br);
+    CHECK(fdb_learn(p, br, 0xfffe, "", 1000) == FDB_LEARN_NEW);
+    CHECK(fdb_touch(p, br, 250000));
+    CHECK(fdb_learn(p, br, 5, PEER_A, 260000) == FDB_LEARN_HELD);
+    CHECK(fdb_lookup(p, br, 260000) && fdb_lookup(p, br, 260000)->port == 0xfffe);
+    CHECK(fdb_learn(p, host, 3, "", 1000) == FDB_LEARN_NEW);      /* another local port */
+    CHECK(fdb_learn(p, host, 5, PEER_A, 70000) == FDB_LEARN_MOVED);
+    CHECK(fdb_learn(p, br, 5, PEER_A, 600000) == FDB_LEARN_NEW);   /* aged out: free */
+    fdb_destroy(p);
     /* no limits set: the hold-down is off */
     struct fdb *g = fdb_create(16, 300);
     CHECK(fdb_learn(g, host, 0xfffe, "", 1000) == FDB_LEARN_NEW);
