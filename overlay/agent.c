@@ -134,7 +134,8 @@ static void agent_notify(struct agent *a, const char *state, const char *status)
 
 /* Does IFA, one getifaddrs() entry of the overlay's bridge, show it up and
  * (when the overlay has one) carrying the configured address and prefix? */
-static bool bridge_entry_ready(const struct config_overlay *c, const struct ifaddrs *ifa)
+static bool bridge_entry_ready(const struct config_overlay *c, const struct ifaddrs *ifa,
+                               uint32_t *found)
 {
     if (!(ifa->ifa_flags & IFF_UP))
         return false;
@@ -145,6 +146,7 @@ static bool bridge_entry_ready(const struct config_overlay *c, const struct ifad
     uint32_t addr = ntohl(((const struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr);
     uint32_t mask = ntohl(((const struct sockaddr_in *)ifa->ifa_netmask)->sin_addr.s_addr);
     uint32_t want = c->prefix_len ? ~0u << (32 - c->prefix_len) : 0;
+    *found = addr;
     /* "ip": "auto": evio-switchctl sets an address of the pool only once
      * address conflict detection has claimed it */
     if (c->ip_auto)
@@ -171,9 +173,11 @@ static void agent_check_ready(struct agent *a, int64_t now)
     for (int i = 0; i < a->edges.n_overlays; i++) {
         struct overlay *ov = &a->edges.overlays[i];
         bool ok = false;
+        uint32_t found = 0;
         for (const struct ifaddrs *ifa = ifas; ifa && !ok; ifa = ifa->ifa_next)
             ok = ifa->ifa_name && !strcmp(ifa->ifa_name, ov->cfg->bridge_name)
-                 && bridge_entry_ready(ov->cfg, ifa);
+                 && bridge_entry_ready(ov->cfg, ifa, &found);
+        ov->bridge_ip4 = ok ? found : 0;
         if (ok != ov->bridge_ready && a->ready_ms)
             log_info("agent", "%s: bridge %s %s", ov->cfg->name, ov->cfg->bridge_name,
                      ok ? "has its address again" : "lost its address or went down");
@@ -189,9 +193,10 @@ static void agent_check_ready(struct agent *a, int64_t now)
                          (long long)(now - a->started_ms));
         for (int i = 0; i < a->edges.n_overlays && n > 0 && (size_t)n < sizeof status; i++) {
             const struct config_overlay *c = a->edges.overlays[i].cfg;
+            uint32_t ip = c->ip4 ? c->ip4 : a->edges.overlays[i].bridge_ip4;
             n += snprintf(status + n, sizeof status - n, " %s %u.%u.%u.%u/%d", c->bridge_name,
-                          c->ip4 >> 24, (c->ip4 >> 16) & 0xff, (c->ip4 >> 8) & 0xff,
-                          c->ip4 & 0xff, c->prefix_len);
+                          ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff,
+                          c->prefix_len);
         }
         log_info("agent", "%s", status);
         agent_notify(a, "READY=1", status);

@@ -28,6 +28,7 @@ struct overlay {
     bool ports_syncing;             /* a port/sync is in flight */
     int64_t ports_retry_ms;         /* after a failed sync */
     bool bridge_ready;              /* the bridge exists with its address (agent.c) */
+    uint32_t bridge_ip4;            /* the address found on it ("ip": "auto": claimed) */
 };
 
 struct edges {

@@ -66,7 +66,8 @@ json_t *report_overlay_status(const struct overlay *ov,
                               const struct ctl_link_stats_reply *stats, int64_t now)
 {
     char ip[64] = "";
-    uint32_t v = ov->cfg->ip4;
+    /* "ip": "auto": the address claimed, once on the bridge ("" before) */
+    uint32_t v = ov->cfg->ip_auto ? ov->bridge_ip4 : ov->cfg->ip4;
     if (v)
         snprintf(ip, sizeof ip, "%u.%u.%u.%u/%d", v >> 24, (v >> 16) & 255, (v >> 8) & 255,
                  v & 255, ov->cfg->prefix_len);

@@ -110,6 +110,10 @@ wait_until 30 "evio2 ready" ready 2
 ip1=$(node_ip 1) ip2=$(node_ip 2)
 [ "$ip1" != "$ip2" ] || fail "both containers took $ip1"
 log "addresses: evio1 $ip1, evio2 $ip2"
+for i in 1 2; do
+  st=$(node_status "$i" "$(node_dir "$i")" | jq -r '.overlays[0].ip')
+  [ "$st" = "$(node_ip "$i")/16" ] || fail "evio$i's status says ip \"$st\", its bridge has $(node_ip "$i")/16"
+done
 node_wait_ping 1 "$ip2" 15
 ns node2 ping -c 3 -i 0.2 -W 2 "$ip1" >/dev/null || fail "node2 cannot ping $ip1"
 for i in 1 2; do
