@@ -103,9 +103,9 @@ ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
                  socket.inet_aton("10.79.0.3"), socket.inet_aton("10.79.0.1"))
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 s.sendto(ip + udp, ("10.79.0.1", 0))' "$port" || fail "cannot send the forged datagram"
-wait_until 5 "a counts the forged ChannelData" ctr_ge a l1 turn_forged 1
 wait_until 5 "a's socket read the forged datagram" a_socket_drained
 [ "$(field a l1 path)" = ice ] || fail "a took the forged ChannelData: path $(field a l1 path) to $(field a l1 fast_to)"
+wait_until 5 "a counts the forged ChannelData" ctr_ge a l1 turn_forged 1
 log "a counted $(ctr a l1 turn_forged) forged ChannelData and stays on libnice"
 ns a nft delete table inet evt
 wait_until 10 "a's fast path through the TURN server" a_on_path fast-relay
