@@ -2,6 +2,7 @@
 #include "turnlearn.h"
 
 #include "fastpath.h"
+#include "rec.h"
 
 enum turnlearn_verdict turnlearn_judge(const uint8_t *dgram, size_t len, bool from_server,
                                        turnlearn_auth_fn auth, void *aux, uint16_t *channel)
@@ -11,8 +12,9 @@ enum turnlearn_verdict turnlearn_judge(const uint8_t *dgram, size_t len, bool fr
     if (!from_server || !fastpath_channel_data(dgram, len, &ch, &plen) || plen == 0)
         return TURNLEARN_OTHER;
     const uint8_t *payload = dgram + FASTPATH_CHANNEL_HDR;
-    /* RFC 7983's DTLS range: a record, or DTLS itself */
-    if (payload[0] < 20 || payload[0] > 63)
+    /* only evio's data records teach (a re-handshake's datagram, DTLS
+     * itself, is the peer's too, but cannot be checked here) */
+    if (payload[0] != REC_TYPE && payload[0] != REC_TYPE_ODD)
         return TURNLEARN_OTHER;
     if (!auth(aux, payload, plen))
         return TURNLEARN_FORGED;

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 enum turnlearn_verdict {
-    TURNLEARN_OTHER,       /* not ChannelData with a record from a server */
+    TURNLEARN_OTHER,       /* not ChannelData with a data record (rec.h) from a server */
     TURNLEARN_FORGED,      /* looks the part, but the record does not authenticate */
     TURNLEARN_AUTHENTIC,   /* *CHANNEL is the peer's */
 };

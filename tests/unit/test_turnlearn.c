@@ -78,6 +78,10 @@ int main(void)
     CHECK(turnlearn_judge(dgram, dn, true, auth, &me, &channel) == TURNLEARN_OTHER);
     dn = channel_data(0x4001, rec, n, dgram);
     CHECK(turnlearn_judge(dgram, dn - 1, true, auth, &me, &channel) == TURNLEARN_OTHER);
+    /* DTLS (a re-handshake's datagram) is not a record: neither taught nor forged */
+    uint8_t hs[40] = { 0x2c, 0x16, 0xfe, 0xfd };
+    dn = channel_data(0x4001, hs, sizeof hs, dgram);
+    CHECK(turnlearn_judge(dgram, dn, true, auth, &me, &channel) == TURNLEARN_OTHER);
     CHECK(channel == 0);
 
     /* authentic from the server: learnt, and the record still opens */
