@@ -191,8 +191,11 @@ static bool acdport_act(struct acdport *p, const struct acd_out *o, uint32_t *ip
         changed = true;
         acdport_store(p, o->ip);
     }
-    if (o->announce)
+    if (o->announce) {
+        acdport_ipstr(o->ip, s);
+        log_debug(MOD, "%s: announcing %s", p->overlay, s);
         acdport_send(p, o->ip, o->ip);
+    }
     return changed;
 }
 
