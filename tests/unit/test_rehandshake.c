@@ -6,7 +6,8 @@
  * move through the same generations, old keys are dropped, and a server
  * that is due asks the client. A re-handshake whose datagrams are lost
  * fails, is counted, changes nothing and is tried again; junk behind the
- * re-handshake prefix changes nothing. */
+ * re-handshake prefix changes nothing; one answered by another key than
+ * the pinned one fails. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -286,13 +287,77 @@ static void test_failure(struct dtls_ctx *ca, struct dtls_ctx *cb, const struct 
     pair_free(&a, &b);
 }
 
+/* A re-handshake checks the pin again: one answered by another key (a
+ * man in the middle that took over the path after the first handshake)
+ * fails, is counted, and the link goes on under its old keys. The
+ * client's re-handshake datagrams are diverted to a server session with
+ * key C (pinning A), whose answers come back behind the prefix. */
+static void test_pinned_again(struct dtls_ctx *ca, struct dtls_ctx *cb, const struct cert *A,
+                              const struct cert *B, const struct cert *C)
+{
+    char *err = NULL;
+    struct dtls_ctx *cc = dtls_ctx_new(C, &err);
+    CHECK(cc != NULL);
+    if (!cc)
+        return;
+    struct endpoint a, b, m;
+    dtls_ctx_set_rehandshake(ca, 2, 0);
+    dtls_ctx_set_rehandshake(cb, 0, 0);
+    pair_up(ca, cb, A, B, &a, &b);
+    memset(&m, 0, sizeof m);
+    m.dtls = dtls_new(cc, false, A->fp, &ep_cbs, &m);
+    int diverted = 0, answered = 0;
+    for (int s = 0; s < 8; s++) {
+        send_frames(&a, 5);
+        send_frames(&b, 5);
+        /* a's re-handshake datagrams go to the impostor, the rest to b */
+        for (int i = 0; i < a.nq; i++) {
+            if (a.q[i][0] == DTLS_REKEY_PREFIX) {
+                dtls_input(m.dtls, a.q[i] + 1, a.qlen[i] - 1);
+                diverted++;
+            } else {
+                dtls_input(b.dtls, a.q[i], a.qlen[i]);
+            }
+            free(a.q[i]);
+        }
+        a.nq = 0;
+        for (int i = 0; i < m.nq; i++) {
+            uint8_t wrapped[DTLS_HANDSHAKE_MTU + 64];
+            if (m.qlen[i] + 1 <= sizeof wrapped) {
+                wrapped[0] = DTLS_REKEY_PREFIX;
+                memcpy(wrapped + 1, m.q[i], m.qlen[i]);
+                dtls_input(a.dtls, wrapped, m.qlen[i] + 1);
+                answered++;
+            }
+            free(m.q[i]);
+        }
+        m.nq = 0;
+        ep_flush(&b, -1);
+        dtls_tick(a.dtls);
+        dtls_tick(b.dtls);
+    }
+    drain(&a, &b);
+    CHECK(diverted > 0 && answered > 0);
+    CHECK(gen(&a) == 0 && gen(&b) == 0);
+    CHECK(failures(&a) == 1);
+    CHECK(dtls_get_status(a.dtls) == DTLS_ESTABLISHED);
+    CHECK(a.frames_rx == b.next_tx && b.frames_rx == a.next_tx && a.frames_rx == 40);
+    fprintf(stderr, "pinned again: %d datagrams to the impostor, %d back, failures %llu, "
+            "%llu + %llu frames\n", diverted, answered, (unsigned long long)failures(&a),
+            (unsigned long long)a.frames_rx, (unsigned long long)b.frames_rx);
+    dtls_free(m.dtls);
+    pair_free(&a, &b);
+    dtls_ctx_free(cc);
+}
+
 int main(void)
 {
     log_init("test_rehandshake");
     log_set_level(NULL, "warn");
-    struct cert A, B;
+    struct cert A, B, C;
     CHECK(cert_generate(&A));
     CHECK(cert_generate(&B));
+    CHECK(cert_generate(&C));
     char *err = NULL;
     struct dtls_ctx *ca = dtls_ctx_new(&A, &err);
     struct dtls_ctx *cb = dtls_ctx_new(&B, &err);
@@ -302,10 +367,12 @@ int main(void)
         test_lost_final_flight(ca, cb, &A, &B);
         test_server_asks(ca, cb, &A, &B);
         test_failure(ca, cb, &A, &B);
+        test_pinned_again(ca, cb, &A, &B, &C);
     }
     dtls_ctx_free(ca);
     dtls_ctx_free(cb);
     cert_clear(&A);
     cert_clear(&B);
+    cert_clear(&C);
     return check_report("test_rehandshake");
 }
