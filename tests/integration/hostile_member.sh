@@ -20,7 +20,8 @@
 #                    control line > 256 KiB, and SIGKILL it)
 #   edge_req_flood   1000 edge_req with fresh edge ids in 10 s
 #   cand_flood       an edge_req, then 1000 link_cand (16 candidates each) in 10 s
-#   nicknames        $HOSTILE_NICKS occupants (default 40), an edge_req from each
+#   nicknames        $HOSTILE_NICKS occupants (default 40), an edge_req from each,
+#                    their ids between P's and V's on the ring
 # A sampler records every second: V's TAPs (tun devices other than OVS's
 # own), evio-tincan's links (link/stats), fds and RSS, both ends' view of the
 # real link (state, up_s, pair_changes), helpers' restarts.
@@ -164,7 +165,17 @@ fi
 hostile cand_then_creds --hold 10 cand_then_creds 40
 hostile edge_req_flood --hold 5 edge_req_flood 1000 10
 hostile cand_flood --hold 5 cand_flood 1000 10
-hostile nicknames --hold 15 nicknames "$NICKS"
+# the nicknames sit between P and V on the ring (the worst place for the
+# real pair: each becomes a ring neighbour of one of them), unless the two
+# are so close that such keys take too long to find
+between=()
+if [ $(( 16#${IDV:0:8} - 16#${IDP:0:8} )) -ge $((1 << 20)) ]; then
+  between=(--above "$IDP")
+  log "nicknames: ids between node$P's and node$V's"
+else
+  log "nicknames: node$P and node$V too close on the ring; ids below node$V's only"
+fi
+hostile nicknames "${between[@]}" --hold 15 nicknames "$NICKS"
 echo after >"$EVT_TMP/phase"
 echo "after $(date +%s.%N)" >>"$EVT_TMP/phases"
 

@@ -15,6 +15,8 @@
  *   [--below-victim] every identity's id sorts below the victim's (keys are
  *                    made until one fits), so our requests win every
  *                    collision with the victim's own (the lower id wins)
+ *   [--above ID]     with --below-victim: and above ID (e.g. the victim's
+ *                    ring neighbour: the occupants then sit between the two)
  *   [--edge-type T]  successor (default), long_distance, static, on_demand
  *   [--cand-ip IP]   address in the candidates we send (default 127.0.0.1)
  *   [--hold S]       stay in the room S seconds after the attack (default 3)
@@ -153,7 +155,7 @@ static void hp_random_id(struct nodeid *id, char hex[NODEID_HEX_LEN + 1])
 /* A node's identity: a fresh P-256 key; its fingerprint is SHA-256 over the
  * DER SubjectPublicKeyInfo (as evio's lib/cert.c), its id the first 16
  * bytes. With BELOW, keys are made until the id sorts below *BELOW. */
-static void hp_identity(struct hp_conn *c, const struct nodeid *below)
+static void hp_identity(struct hp_conn *c, const struct nodeid *below, const struct nodeid *above)
 {
     for (long tries = 0;; tries++) {
         if (tries > 4000000)
@@ -170,7 +172,7 @@ static void hp_identity(struct hp_conn *c, const struct nodeid *below)
             sprintf(c->nick + 2 * i, "%02x", fp[i]);
         if (!nodeid_parse(c->nick, &c->id))
             hp_die("cannot parse our own id %s", c->nick);
-        if (below && nodeid_cmp(&c->id, below) >= 0)
+        if ((below && nodeid_cmp(&c->id, below) >= 0) || (above && nodeid_cmp(&c->id, above) <= 0))
             continue;
         for (int i = 0; i < 32; i++)
             sprintf(c->fpr + 3 * i, i < 31 ? "%02X:" : "%02X", fp[i]);
@@ -593,7 +595,7 @@ static void hp_usage(void)
 {
     fprintf(stderr, "usage: hostile_peer --server IP [--port N] --jid USER@DOMAIN --password PW "
             "[--ca FILE] [--tls required|direct|none] [--muc DOMAIN] --overlay NAME --victim ID "
-            "[--below-victim] [--edge-type T] [--cand-ip IP] [--hold S] [-v] ATTACK [ARGS]\n"
+            "[--below-victim [--above ID]] [--edge-type T] [--cand-ip IP] [--hold S] [-v] ATTACK [ARGS]\n"
             "ATTACK: malformed [ROUNDS] | edge_req_flood N SECONDS | cand_flood N [SECONDS] | "
             "cand_then_creds [N] | nicknames K\n");
     exit(2);
@@ -655,8 +657,9 @@ int main(int argc, char **argv)
 {
     struct hostile h = { .port = 5222, .tls_flag = XMPP_CONN_FLAG_MANDATORY_TLS, .hold_s = 3,
                          .cand_ip = "127.0.0.1", .edge_type = SIGMSG_EDGE_SUCCESSOR };
-    const char *victim = NULL;
+    const char *victim = NULL, *above_hex = NULL;
     bool below = false;
+    struct nodeid above;
     int i;
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -680,6 +683,7 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--overlay")) h.overlay = v;
         else if (!strcmp(o, "--victim")) victim = v;
         else if (!strcmp(o, "--cand-ip")) h.cand_ip = v;
+        else if (!strcmp(o, "--above")) above_hex = v;
         else if (!strcmp(o, "--hold")) h.hold_s = hp_int_arg(v, 0, 3600, "--hold");
         else if (!strcmp(o, "--tls")) {
             if (!strcmp(v, "required")) h.tls_flag = XMPP_CONN_FLAG_MANDATORY_TLS;
@@ -702,6 +706,9 @@ int main(int argc, char **argv)
     if (!nodeid_parse(victim, &h.victim))
         hp_die("--victim: expected 32 lowercase hex digits, got \"%s\"", victim);
     nodeid_format(&h.victim, h.victim_hex);
+    if (above_hex && (!below || !nodeid_parse(above_hex, &above) || nodeid_cmp(&above, &h.victim) >= 0))
+        hp_die("--above: expected with --below-victim a node id below the victim's, got \"%s\"",
+               above_hex);
 
     const char *name = argv[i++];
     enum hp_attack attack;
@@ -759,7 +766,7 @@ int main(int argc, char **argv)
         hp_die("cannot create a libstrophe context");
     for (int k = 0; k < h.n_conns; k++) {
         struct hp_conn *c = &h.conns[k];
-        hp_identity(c, below ? &h.victim : NULL);
+        hp_identity(c, below ? &h.victim : NULL, above_hex ? &above : NULL);
     }
     int64_t t0 = hp_now_ms();
     for (int k = 0; k < h.n_conns; k++) {
