@@ -21,7 +21,7 @@
 #   edge_req_flood   1000 edge_req with fresh edge ids in 10 s
 #   cand_flood       an edge_req, then 1000 link_cand (16 candidates each) in 10 s
 #   nicknames        $HOSTILE_NICKS occupants (default 40), an edge_req from each,
-#                    their ids between P's and V's on the ring
+#                    their ids between P's and V's on the ring both ways round
 # A sampler records every second: V's TAPs (tun devices other than OVS's
 # own), evio-tincan's links (link/stats), fds and RSS, both ends' view of the
 # real link (state, up_s, pair_changes), helpers' restarts.
@@ -165,15 +165,16 @@ fi
 hostile cand_then_creds --hold 10 cand_then_creds 40
 hostile edge_req_flood --hold 5 edge_req_flood 1000 10
 hostile cand_flood --hold 5 cand_flood 1000 10
-# the nicknames sit between P and V on the ring (the worst place for the
-# real pair: each becomes a ring neighbour of one of them), unless the two
-# are so close that such keys take too long to find
+# half the nicknames between P and V on the ring and half below P: they
+# then come between the two both ways round, each pair's nearest neighbours
+# (the worst place for the real pair), unless an arc is too short for keys
+# to be found quickly
 between=()
-if [ $(( 16#${IDV:0:8} - 16#${IDP:0:8} )) -ge $((1 << 20)) ]; then
-  between=(--above "$IDP")
-  log "nicknames: ids between node$P's and node$V's"
+if [ $(( 16#${IDV:0:8} - 16#${IDP:0:8} )) -ge $((1 << 20)) ] && [ $(( 16#${IDP:0:8} )) -ge $((1 << 20)) ]; then
+  between=(--around "$IDP")
+  log "nicknames: ids on both sides of node$P's, below node$V's"
 else
-  log "nicknames: node$P and node$V too close on the ring; ids below node$V's only"
+  log "nicknames: an arc between node$P and node$V too short; ids below node$V's only"
 fi
 hostile nicknames "${between[@]}" --hold 15 nicknames "$NICKS"
 echo after >"$EVT_TMP/phase"

@@ -15,8 +15,10 @@
  *   [--below-victim] every identity's id sorts below the victim's (keys are
  *                    made until one fits), so our requests win every
  *                    collision with the victim's own (the lower id wins)
- *   [--above ID]     with --below-victim: and above ID (e.g. the victim's
- *                    ring neighbour: the occupants then sit between the two)
+ *   [--around ID]    with --below-victim: half the occupants' ids above ID
+ *                    and half below it (ID the victim's ring neighbour: they
+ *                    then take the place of each of the two as the other's
+ *                    nearest neighbours on the ring, both ways round)
  *   [--edge-type T]  successor (default), long_distance, static, on_demand
  *   [--cand-ip IP]   address in the candidates we send (default 127.0.0.1)
  *   [--hold S]       stay in the room S seconds after the attack (default 3)
@@ -154,8 +156,10 @@ static void hp_random_id(struct nodeid *id, char hex[NODEID_HEX_LEN + 1])
 
 /* A node's identity: a fresh P-256 key; its fingerprint is SHA-256 over the
  * DER SubjectPublicKeyInfo (as evio's lib/cert.c), its id the first 16
- * bytes. With BELOW, keys are made until the id sorts below *BELOW. */
-static void hp_identity(struct hp_conn *c, const struct nodeid *below, const struct nodeid *above)
+ * bytes. Keys are made until the id sorts below *BELOW, above *ABOVE and
+ * below *UNDER (each if given). */
+static void hp_identity(struct hp_conn *c, const struct nodeid *below, const struct nodeid *above,
+                        const struct nodeid *under)
 {
     for (long tries = 0;; tries++) {
         if (tries > 4000000)
@@ -172,7 +176,8 @@ static void hp_identity(struct hp_conn *c, const struct nodeid *below, const str
             sprintf(c->nick + 2 * i, "%02x", fp[i]);
         if (!nodeid_parse(c->nick, &c->id))
             hp_die("cannot parse our own id %s", c->nick);
-        if ((below && nodeid_cmp(&c->id, below) >= 0) || (above && nodeid_cmp(&c->id, above) <= 0))
+        if ((below && nodeid_cmp(&c->id, below) >= 0) || (above && nodeid_cmp(&c->id, above) <= 0)
+            || (under && nodeid_cmp(&c->id, under) >= 0))
             continue;
         for (int i = 0; i < 32; i++)
             sprintf(c->fpr + 3 * i, i < 31 ? "%02X:" : "%02X", fp[i]);
@@ -595,7 +600,7 @@ static void hp_usage(void)
 {
     fprintf(stderr, "usage: hostile_peer --server IP [--port N] --jid USER@DOMAIN --password PW "
             "[--ca FILE] [--tls required|direct|none] [--muc DOMAIN] --overlay NAME --victim ID "
-            "[--below-victim [--above ID]] [--edge-type T] [--cand-ip IP] [--hold S] [-v] ATTACK [ARGS]\n"
+            "[--below-victim [--around ID]] [--edge-type T] [--cand-ip IP] [--hold S] [-v] ATTACK [ARGS]\n"
             "ATTACK: malformed [ROUNDS] | edge_req_flood N SECONDS | cand_flood N [SECONDS] | "
             "cand_then_creds [N] | nicknames K\n");
     exit(2);
@@ -657,9 +662,9 @@ int main(int argc, char **argv)
 {
     struct hostile h = { .port = 5222, .tls_flag = XMPP_CONN_FLAG_MANDATORY_TLS, .hold_s = 3,
                          .cand_ip = "127.0.0.1", .edge_type = SIGMSG_EDGE_SUCCESSOR };
-    const char *victim = NULL, *above_hex = NULL;
+    const char *victim = NULL, *around_hex = NULL;
     bool below = false;
-    struct nodeid above;
+    struct nodeid around;
     int i;
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -683,7 +688,7 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--overlay")) h.overlay = v;
         else if (!strcmp(o, "--victim")) victim = v;
         else if (!strcmp(o, "--cand-ip")) h.cand_ip = v;
-        else if (!strcmp(o, "--above")) above_hex = v;
+        else if (!strcmp(o, "--around")) around_hex = v;
         else if (!strcmp(o, "--hold")) h.hold_s = hp_int_arg(v, 0, 3600, "--hold");
         else if (!strcmp(o, "--tls")) {
             if (!strcmp(v, "required")) h.tls_flag = XMPP_CONN_FLAG_MANDATORY_TLS;
@@ -706,9 +711,10 @@ int main(int argc, char **argv)
     if (!nodeid_parse(victim, &h.victim))
         hp_die("--victim: expected 32 lowercase hex digits, got \"%s\"", victim);
     nodeid_format(&h.victim, h.victim_hex);
-    if (above_hex && (!below || !nodeid_parse(above_hex, &above) || nodeid_cmp(&above, &h.victim) >= 0))
-        hp_die("--above: expected with --below-victim a node id below the victim's, got \"%s\"",
-               above_hex);
+    if (around_hex && (!below || !nodeid_parse(around_hex, &around)
+                       || nodeid_cmp(&around, &h.victim) >= 0))
+        hp_die("--around: expected with --below-victim a node id below the victim's, got \"%s\"",
+               around_hex);
 
     const char *name = argv[i++];
     enum hp_attack attack;
@@ -766,7 +772,11 @@ int main(int argc, char **argv)
         hp_die("cannot create a libstrophe context");
     for (int k = 0; k < h.n_conns; k++) {
         struct hp_conn *c = &h.conns[k];
-        hp_identity(c, below ? &h.victim : NULL, above_hex ? &above : NULL);
+        bool up = k % 2 == 0;
+        hp_identity(c, below ? &h.victim : NULL, around_hex && up ? &around : NULL,
+                    around_hex && !up ? &around : NULL);
+        if (h.verbose)
+            printf("identity %s\n", c->nick);
     }
     int64_t t0 = hp_now_ms();
     for (int k = 0; k < h.n_conns; k++) {
