@@ -53,6 +53,14 @@ for arch in "${arches[@]}"; do
     [ -f "$t" ] && [ -x "$t" ] || continue
     n=$((n + 1))
     name=$(basename "$t")
+    # qemu-arm-static 7.2 crashes (SIGSEGV, "uncaught target signal 11") in a
+    # forked child before it reaches exec, so test_supervisor, which
+    # supervises a real child process, cannot run under it; it runs natively
+    # in check-unit, and the armhf build of supervisor.c is compiled above
+    if [ "$arch" = armhf ] && [ "$name" = test_supervisor ]; then
+      echo "not run: $arch qemu $name (qemu-arm's forked children crash before exec)"
+      continue
+    fi
     log=$build/test-logs/$name.log
     mkdir -p "$(dirname "$log")"
     s0=$(date +%s%N)
