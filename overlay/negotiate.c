@@ -899,12 +899,27 @@ static void plan(struct neg *n, int64_t now, struct neg_actions *acts)
         tell_want(n, p, acts);
     }
 
+    /* Make before break: a connected edge nobody wants any more is kept
+     * while fewer of the successors we want are connected than we need.
+     * Newcomers between us and our successors (honest ones still linking,
+     * or room members that never complete a link, however many nicknames
+     * they take) then cannot cut us off the ring. */
+    int succ_up = 0;
+    for (size_t i = 0; i < n->peers.n; i++) {
+        const struct edge *e = &n->peers.peers[i]->edge;
+        succ_up += e->state == EDGE_CONNECTED && e->local_want && e->local_type == EDGE_SUCCESSOR;
+    }
     /* a link to a peer that left the room stays until the datapath says it
      * is gone: the peer may only have lost its XMPP server */
     for (size_t j = 0; j < n->plan.n_drop; j++) {
         struct peer *p = peer_table_find(&n->peers, &n->plan.drop[j]);
-        if (p && p->present)
-            edge_release(n, p, true, now, acts);
+        if (!p || !p->present)
+            continue;
+        if (p->edge.state == EDGE_CONNECTED && succ_up < n->min_successors) {
+            n->counters.kept_until_successors++;
+            continue;
+        }
+        edge_release(n, p, true, now, acts);
     }
 
     int busy = 0;

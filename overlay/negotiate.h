@@ -116,6 +116,7 @@ struct neg_counters {
     uint64_t peers_evicted;         /* absent idle peers forgotten */
     uint64_t not_member;            /* presences and messages from outside "members" */
     uint64_t impostor;              /* a key fingerprint that is not the sender's ID's */
+    uint64_t kept_until_successors; /* plans that kept an unwanted link: successors not up yet */
     uint64_t stale;                 /* messages about an edge no longer in hand */
     uint64_t links_created, links_removed;
     uint64_t failures;              /* negotiations that ended in backoff */

@@ -44,7 +44,7 @@ static const char *edge_role(const struct edge *e)
 static json_t *counters_json(const struct neg *neg)
 {
     const struct neg_counters *c = neg_counters(neg);
-    return json_pack("{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI}",
+    return json_pack("{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI}",
                      "full", (json_int_t)c->refused_full,
                      "links", (json_int_t)c->refused_links,
                      "not_neighbour", (json_int_t)c->refused_not_neighbour,
@@ -56,6 +56,7 @@ static json_t *counters_json(const struct neg *neg)
                      "peers_evicted", (json_int_t)c->peers_evicted,
                      "not_member", (json_int_t)c->not_member,
                      "impostor", (json_int_t)c->impostor,
+                     "kept_until_successors", (json_int_t)c->kept_until_successors,
                      "stale", (json_int_t)c->stale,
                      "links_created", (json_int_t)c->links_created,
                      "links_removed", (json_int_t)c->links_removed,

@@ -41,7 +41,7 @@ IMP0=$(refusals) CREATED0=$(created)
 # the impostor: node2's nickname, its own key, for 25 s
 srv=$(net_srv_ip)
 ns node3 "$HP" --server "$srv" --jid node3@evio.test --password pw3 --ca "$NODE_CA_FILE" \
-  --overlay lab --victim "$ID1" --id "$ID2" --hold 25 edge_req_flood 5 5 \
+  --overlay lab --victim "$ID1" --impersonate "$ID2" --hold 25 edge_req_flood 5 5 \
   >"$EVT_TMP/impostor.out" 2>"$EVT_TMP/impostor.err" &
 HPID=$!
 track "$HPID"

@@ -19,6 +19,8 @@
  *                    and half below it (ID the victim's ring neighbour: they
  *                    then take the place of each of the two as the other's
  *                    nearest neighbours on the ring, both ways round)
+ *   [--impersonate ID] the (first) occupant takes node ID's nickname and
+ *                    id but signals its own key's fingerprint: an impostor
  *   [--edge-type T]  successor (default), long_distance, static, on_demand
  *   [--cand-ip IP]   address in the candidates we send (default 127.0.0.1)
  *   [--hold S]       stay in the room S seconds after the attack (default 3)
@@ -600,7 +602,7 @@ static void hp_usage(void)
 {
     fprintf(stderr, "usage: hostile_peer --server IP [--port N] --jid USER@DOMAIN --password PW "
             "[--ca FILE] [--tls required|direct|none] [--muc DOMAIN] --overlay NAME --victim ID "
-            "[--below-victim [--around ID]] [--edge-type T] [--cand-ip IP] [--hold S] [-v] ATTACK [ARGS]\n"
+            "[--below-victim [--around ID]] [--impersonate ID] [--edge-type T] [--cand-ip IP] [--hold S] [-v] ATTACK [ARGS]\n"
             "ATTACK: malformed [ROUNDS] | edge_req_flood N SECONDS | cand_flood N [SECONDS] | "
             "cand_then_creds [N] | nicknames K\n");
     exit(2);
@@ -662,7 +664,7 @@ int main(int argc, char **argv)
 {
     struct hostile h = { .port = 5222, .tls_flag = XMPP_CONN_FLAG_MANDATORY_TLS, .hold_s = 3,
                          .cand_ip = "127.0.0.1", .edge_type = SIGMSG_EDGE_SUCCESSOR };
-    const char *victim = NULL, *around_hex = NULL;
+    const char *victim = NULL, *around_hex = NULL, *impersonate = NULL;
     bool below = false;
     struct nodeid around;
     int i;
@@ -689,6 +691,7 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--victim")) victim = v;
         else if (!strcmp(o, "--cand-ip")) h.cand_ip = v;
         else if (!strcmp(o, "--around")) around_hex = v;
+        else if (!strcmp(o, "--impersonate")) impersonate = v;
         else if (!strcmp(o, "--hold")) h.hold_s = hp_int_arg(v, 0, 3600, "--hold");
         else if (!strcmp(o, "--tls")) {
             if (!strcmp(v, "required")) h.tls_flag = XMPP_CONN_FLAG_MANDATORY_TLS;
@@ -775,6 +778,12 @@ int main(int argc, char **argv)
         bool up = k % 2 == 0;
         hp_identity(c, below ? &h.victim : NULL, around_hex && up ? &around : NULL,
                     around_hex && !up ? &around : NULL);
+        if (impersonate && k == 0) {
+            /* another node's nickname and id, over our own key: an impostor */
+            if (!nodeid_parse(impersonate, &c->id))
+                hp_die("--impersonate: expected a node id, got \"%s\"", impersonate);
+            snprintf(c->nick, sizeof c->nick, "%s", impersonate);
+        }
         if (h.verbose)
             printf("identity %s\n", c->nick);
     }

@@ -392,6 +392,32 @@ static void test_impostor(void)
     sim_free(&s);
 }
 
+/* Room members that take places between two nodes on the ring and never
+ * complete a link do not cut the two apart: a connected edge stays until
+ * the successors that replace it are up (make before break). */
+static void test_make_before_break(void)
+{
+    struct sim s;
+    two(&s, 14);
+    sim_run(&s, 5000, 10);
+    CHECK(sim_connected(&s, 0, 1));
+    for (int k = 0; k < 6; k++) {
+        struct nodeid ghost = s.nodes[k % 2].id;     /* just after A, or just after B */
+        ghost.b[15] ^= (uint8_t)(1 + k);
+        ghost.b[14] = 0xff;
+        for (int i = 0; i < 2; i++) {
+            neg_peer_joined(s.nodes[i].neg, &ghost, "0000000000000abc", s.now, &s.acts);
+            sim_apply(&s, i);
+        }
+    }
+    sim_run(&s, 120000, 20);                /* the ghosts' edges fail and back off */
+    CHECK(sim_connected(&s, 0, 1));
+    CHECK(s.nodes[0].removed == 0 && s.nodes[1].removed == 0);
+    CHECK(neg_counters(s.nodes[0].neg)->kept_until_successors > 0);
+    CHECK(s.errors == 0);
+    sim_free(&s);
+}
+
 /* An overlay with a member list links with its members only. */
 static void test_members(void)
 {
@@ -492,6 +518,7 @@ int main(void)
     test_budgets();
     test_members();
     test_impostor();
+    test_make_before_break();
     test_random();
     return check_report("test_negotiate");
 }
