@@ -10,6 +10,10 @@
 #include "../../tincan/rec.h"
 #include "check.h"
 #include "evio/log.h"
+#include "evio/nodeid.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #define Q_MAX 64
 
@@ -105,6 +109,45 @@ static void test_fp_format(const struct cert *c)
     bad[2] = ':';
     bad[0] = 'G';
     CHECK(!cert_fp_parse(bad, fp));
+}
+
+/* The node's identity is its key: the fingerprint is SHA-256 over the
+ * certificate's SubjectPublicKeyInfo (the same for a new certificate of the
+ * same key), and the node ID is its first 128 bits. */
+static void test_key_identity(const struct cert *c)
+{
+    unsigned char *der = NULL, want[32];
+    int len = i2d_PUBKEY(c->key, &der);
+    unsigned int n = 0;
+    CHECK(len > 0 && EVP_Digest(der, (size_t)len, want, &n, EVP_sha256(), NULL) && n == 32);
+    OPENSSL_free(der);
+    CHECK(memcmp(c->fp, want, 32) == 0);
+    unsigned char certfp[32];
+    CHECK(X509_digest(c->x509, EVP_sha256(), certfp, &n));
+    CHECK(memcmp(c->fp, certfp, 32) != 0);      /* not the certificate's digest */
+
+    struct nodeid id;
+    CHECK(nodeid_from_fpr(c->fp_str, &id));
+    CHECK(memcmp(id.b, c->fp, 16) == 0);
+    CHECK(!nodeid_from_fpr("AA:BB", &id));
+    char bad[CERT_FP_STRLEN];
+    memcpy(bad, c->fp_str, sizeof bad);
+    bad[5] = ';';
+    CHECK(!nodeid_from_fpr(bad, &id));
+
+    /* a certificate made again for the same key keeps the fingerprint */
+    X509 *again = X509_new();
+    X509_set_version(again, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(again), 77);
+    X509_gmtime_adj(X509_getm_notBefore(again), 0);
+    X509_gmtime_adj(X509_getm_notAfter(again), 3600);
+    X509_set_pubkey(again, c->key);
+    X509_set_issuer_name(again, X509_get_subject_name(c->x509));
+    X509_set_subject_name(again, X509_get_subject_name(c->x509));
+    CHECK(X509_sign(again, c->key, EVP_sha256()) > 0);
+    uint8_t fp2[CERT_FP_LEN];
+    CHECK(cert_key_fp(again, fp2) && memcmp(fp2, c->fp, CERT_FP_LEN) == 0);
+    X509_free(again);
 }
 
 /* LEGACY: CA and CB act as peers from before data records. */
@@ -303,6 +346,7 @@ int main(void)
         test_handshake_and_data(ca, cb, &A, &B, true);
         dtls_ctx_set_legacy(cb, false);
         test_fp_mismatch(ca, cb, &A, &B);
+        test_key_identity(&A);
         test_retransmit(ca, cb, &A, &B);
     }
     dtls_ctx_free(ca);
