@@ -53,14 +53,6 @@ PING_MAX_LOST=${PING_MAX_LOST:-5}
 SINGLE_MAX=3
 FAILS=()
 bad() { log "FAIL: $*"; FAILS+=("$*"); }
-# poll_until SECONDS CMD...: like wait_until, but returns 1 instead of failing
-poll_until() {
-  local end=$(( $(date +%s%N) + $1 * 1000000000 )); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s%N)" -lt "$end" ] || return 1
-    sleep 0.2
-  done
-}
 
 net_up 3
 node_servers 3
@@ -114,7 +106,7 @@ sampler() {
        restarts: ([$s1, $s2] | map([.helpers[]?.restarts] | add // 0)),
        v: real($s2; $id1), n1: real($s1; $id2),
        peers: ($s2.xmpp.counters.peers // null)}' >>"$EVT_TMP/samples.jsonl" 2>/dev/null || true
-    sleep 1
+    next_second
   done
 }
 sampler &

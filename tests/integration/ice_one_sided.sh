@@ -70,7 +70,7 @@ for i in 1 2; do S0[$i]=$(sent "$i"); PREV[$i]=${S0[$i]}; MAXS[$i]=0; done
 end=$(( $(date +%s) + BLOCK_S ))
 states=
 while [ "$(date +%s)" -lt "$end" ]; do
-  sleep 1
+  next_second     # the period of the per-second counts
   for i in 1 2; do
     s=$(sent "$i")
     d=$(( s - PREV[$i] )); PREV[$i]=$s

@@ -32,14 +32,6 @@ evt_init
 ctl() { local i=$1; shift; "$EVT_BUILD/evioctl" --run-dir "$(node_dir "$i")/run" "$@"; }
 FAILS=()
 bad() { log "FAIL: $*"; FAILS+=("$*"); }
-# poll_until SECONDS CMD...: like wait_until, but returns 1 instead of failing
-poll_until() {
-  local end=$(( $(date +%s%N) + $1 * 1000000000 )); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s%N)" -lt "$end" ] || return 1
-    sleep 0.1
-  done
-}
 # the ping stream (ping -O reports each unanswered one): highest seq so
 # far, and how many of those went unanswered
 ping_seq() { grep -o 'icmp_seq=[0-9]*' "$EVT_TMP/ping.log" | cut -d= -f2 | sort -n | tail -1; }

@@ -63,6 +63,24 @@ wait_until() {
   rm -f "$out"
 }
 
+# poll_until SECONDS CMD...: like wait_until, but returns 1 instead of failing
+poll_until() {
+  local end=$(( $(date +%s%N) + $1 * 1000000000 )); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s%N)" -lt "$end" ] || return 1
+    sleep 0.1
+  done
+}
+
+# next_second: returns at the next whole second of the clock. The period of
+# tests that sample a rate (messages a second, resources each second); not a
+# way to wait for a state (wait_until does that).
+next_second() {
+  local ns
+  ns=$(date +%N)
+  sleep "0.$(printf '%09d' $(( 1000000000 - 10#$ns )) | cut -c1-6)"
+}
+
 # kill_wait PID...: SIGTERM, then SIGKILL after 5 s, and reap
 # (every step tolerates a process that is already gone: callers use set -e)
 kill_wait() {

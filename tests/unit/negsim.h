@@ -115,15 +115,9 @@ static inline void sim_init(struct sim *s, uint64_t seed)
     s->delay_max = 40;
 }
 
-/* Adds a node with ID's first byte HI (the rest from the seed); returns its index. */
-static inline int sim_add(struct sim *s, uint8_t hi, const struct neg_config *base)
+/* A new engine (and agent session) for node ND, from BASE or the defaults. */
+static inline void sim_engine(struct sim *s, struct sim_node *nd, const struct neg_config *base)
 {
-    int i = s->n++;
-    struct sim_node *nd = &s->nodes[i];
-    memset(nd, 0, sizeof *nd);
-    for (int k = 0; k < 16; k++)
-        nd->id.b[k] = (uint8_t)sim_rand(s);
-    nd->id.b[0] = hi;
     snprintf(nd->session, sizeof nd->session, "%016llx", (unsigned long long)sim_rand(s));
     struct neg_config c = base ? *base : (struct neg_config){ 0 };
     c.overlay = "sim";
@@ -138,6 +132,18 @@ static inline int sim_add(struct sim *s, uint8_t hi, const struct neg_config *ba
         c.max_long_distance = -1;
     nd->max_links = c.max_links ? c.max_links : NEG_MAX_LINKS;
     nd->neg = neg_new(&c, sim_rand(s));
+}
+
+/* Adds a node with ID's first byte HI (the rest from the seed); returns its index. */
+static inline int sim_add(struct sim *s, uint8_t hi, const struct neg_config *base)
+{
+    int i = s->n++;
+    struct sim_node *nd = &s->nodes[i];
+    memset(nd, 0, sizeof *nd);
+    for (int k = 0; k < 16; k++)
+        nd->id.b[k] = (uint8_t)sim_rand(s);
+    nd->id.b[0] = hi;
+    sim_engine(s, nd, base);
     return i;
 }
 
@@ -298,18 +304,7 @@ static inline void sim_restart(struct sim *s, int i, const struct neg_config *ba
     sim_leave(s, i);
     neg_free(nd->neg);
     memset(nd->links, 0, sizeof nd->links);
-    snprintf(nd->session, sizeof nd->session, "%016llx", (unsigned long long)sim_rand(s));
-    struct neg_config c = base ? *base : (struct neg_config){ 0 };
-    c.overlay = "sim";
-    c.self = nd->id;
-    c.session = nd->session;
-    if (!c.min_successors)
-        c.min_successors = 2;
-    if (!c.max_concurrent)
-        c.max_concurrent = 8;
-    if (!base)
-        c.max_long_distance = -1;
-    nd->neg = neg_new(&c, sim_rand(s));
+    sim_engine(s, nd, base);
     /* events queued for the old process are lost with it */
     for (size_t k = 0; k < s->nq; k++)
         if (s->q[k].node == i && s->q[k].kind != SIM_MSG)
