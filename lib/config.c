@@ -507,12 +507,76 @@ static bool config_link(struct config_ctx *c, const struct jf_obj *top,
     return ok;
 }
 
+/* An ice.ignore_interfaces entry: an interface name (1..15 characters, none
+ * of '/', ':' or white space, as the kernel allows) or an fnmatch(3)
+ * pattern of such characters of up to CONFIG_IGNORE_PATTERN_MAX, every '['
+ * closed. A name longer than 15 without a wildcard could never match. */
+static bool config_is_ifpattern(const char *s)
+{
+    size_t len = strlen(s);
+    bool glob = false;
+
+    if (len == 0 || len > CONFIG_IGNORE_PATTERN_MAX)
+        return false;
+    for (const char *p = s; *p; p++) {
+        unsigned char ch = (unsigned char) *p;
+        if (ch <= ' ' || ch >= 0x7f || ch == '/' || ch == ':')
+            return false;
+        if (ch == '*' || ch == '?')
+            glob = true;
+        if (ch == '\\' && p[1])
+            p++;
+        else if (ch == '[') {
+            const char *q = p + 1;
+            if (*q == '!' || *q == '^')
+                q++;
+            if (*q == ']')
+                q++;
+            q = strchr(q, ']');
+            if (!q)
+                return false;
+            glob = true;
+            p = q;
+        }
+    }
+    return glob || len <= CONFIG_IFNAME_MAX;
+}
+
+static const struct jf_rule config_rule_ifpattern = {
+    .what = "interface name of 1..15 characters or fnmatch pattern of up to 31 (no '/', "
+            "':' or spaces, '[' closed), or \"" CONFIG_IGNORE_DEFAULTS "\"",
+    .ok = config_is_ifpattern,
+};
+
+/* Container, Kubernetes CNI and VM-host devices: a candidate on them leads
+ * nowhere (the same private address on every host) or is a tunnel inside
+ * the overlay (Flannel's vxlan riding on the bridge). Documented in
+ * evio.conf(5); "@defaults" in a list stands for them. */
+static const char *const config_default_ignore[] = {
+    "flannel*", "cni*", "docker*", "veth*", "cali*", "vxlan.calico", "vxlan-v6.calico",
+    "wireguard.cali", "tunl0", "cilium_*", "lxc*", "weave", "kube-ipvs0", "kube-bridge",
+    "kube-dummy-if", "nodelocaldns", "antrea-*", "virbr*", "podman*",
+};
+
+static bool config_ignore_add(struct config_ctx *c, const char *key, const char *s,
+                              struct config *cfg)
+{
+    if (cfg->n_ignore >= CONFIG_MAX_IGNORE)
+        return jf_fail(&c->r, key, "more than %d entries with " CONFIG_IGNORE_DEFAULTS
+                       " expanded", CONFIG_MAX_IGNORE);
+    if (!config_dup(c, s, &cfg->ignore_interfaces[cfg->n_ignore]))
+        return false;
+    cfg->n_ignore++;
+    return true;
+}
+
 static bool config_ice(struct config_ctx *c, const struct jf_obj *top,
                        struct config *cfg)
 {
     static const char *const keys[] = { "ignore_interfaces", "relay_only", "fast_path", NULL };
-    /* container and Kubernetes CNI devices: candidates on them lead nowhere */
-    static const char *const default_ignore[] = { "flannel.1", "cni0", "docker0" };
+    static const size_t n_defaults = sizeof config_default_ignore / sizeof *config_default_ignore;
+    _Static_assert(sizeof config_default_ignore / sizeof *config_default_ignore
+                   <= CONFIG_MAX_IGNORE, "the defaults fit");
     struct jf_obj s;
     char key[CONFIG_KEY_MAX], ekey[CONFIG_KEY_MAX];
     json_t *arr, *v;
@@ -524,18 +588,24 @@ static bool config_ice(struct config_ctx *c, const struct jf_obj *top,
         || !jf_array(&c->r, &s, "ignore_interfaces", false, CONFIG_MAX_IGNORE, &arr, key))
         return false;
     if (!arr) {
-        for (i = 0; i < sizeof default_ignore / sizeof *default_ignore; i++) {
-            if (!(cfg->ignore_interfaces[i] = strdup(default_ignore[i])))
-                return jf_oom(&c->r);
-            cfg->n_ignore++;
-        }
+        for (i = 0; i < n_defaults; i++)
+            if (!config_ignore_add(c, key, config_default_ignore[i], cfg))
+                return false;
         return true;
     }
+    /* an explicit list replaces the defaults; "@defaults" brings them back */
     json_array_foreach(arr, i, v) {
+        const char *str;
         jf_index(ekey, key, i);
-        if (!config_string_value(c, ekey, v, &config_rule_ifname, &cfg->ignore_interfaces[i]))
+        if (jf_is_plain_string(v) && !strcmp(json_string_value(v), CONFIG_IGNORE_DEFAULTS)) {
+            for (size_t k = 0; k < n_defaults; k++)
+                if (!config_ignore_add(c, ekey, config_default_ignore[k], cfg))
+                    return false;
+            continue;
+        }
+        if (!jf_str_value(&c->r, ekey, v, &config_rule_ifpattern, &str)
+            || !config_ignore_add(c, ekey, str, cfg))
             return false;
-        cfg->n_ignore++;
     }
     return true;
 }
@@ -621,7 +691,21 @@ static bool config_bridge(struct config_ctx *c, const struct jf_obj *ov,
     } else if (jf_get(&s, "pool", key)) {
         return jf_fail(&c->r, key, "only with \"ip\": \"auto\"");
     }
-    return config_int(c, &s, "mtu", 576, 9000, 1410, &o->mtu);
+    /* "auto": from the underlay route at start (evio/mtu.h); 1410 until then */
+    v = jf_get(&s, "mtu", key);
+    if (v && jf_is_plain_string(v) && !strcmp(json_string_value(v), "auto")) {
+        o->mtu_auto = true;
+        o->mtu = 1410;
+        return true;
+    }
+    o->mtu = 1410;
+    if (v && (!json_is_integer(v) || json_integer_value(v) < 576
+              || json_integer_value(v) > 9000))
+        return jf_expected(&c->r, key, "integer 576..9000 or \"auto\"", v, false);
+    if (v)
+        o->mtu = (int) json_integer_value(v);
+    snprintf(o->mtu_source, sizeof o->mtu_source, v ? "config" : "default");
+    return true;
 }
 
 static bool config_topology(struct config_ctx *c, const struct jf_obj *ov,

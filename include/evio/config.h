@@ -12,7 +12,9 @@
 #define CONFIG_DEFAULT_PATH "/etc/evio/config.json"
 #define CONFIG_MAX_OVERLAYS 16
 #define CONFIG_MAX_SERVERS  8
-#define CONFIG_MAX_IGNORE   32
+#define CONFIG_MAX_IGNORE   64   /* entries of ice.ignore_interfaces, "@defaults" expanded */
+#define CONFIG_IGNORE_PATTERN_MAX 31   /* an fnmatch(3) pattern's length; a plain name's is 15 */
+#define CONFIG_IGNORE_DEFAULTS "@defaults"   /* the entry that stands for the default list */
 #define CONFIG_MAX_SECRET_FILES (1 + CONFIG_MAX_SERVERS)   /* xmpp's and the TURN servers' */
 #define CONFIG_MAX_STATIC   64
 #define CONFIG_MAX_MEMBERS  1024
@@ -37,7 +39,10 @@ struct config_overlay {
     int prefix_len;             /* 0..32 (the pool's with ip_auto) */
     bool ip_auto;               /* "ip": "auto": ip4 is 0, the address claimed in pool */
     uint32_t pool;              /* with ip_auto: the network, host order (evio/acd.h) */
-    int mtu;                    /* 576..9000, default 1410 */
+    int mtu;                    /* 576..9000, default 1410; with mtu_auto, set by
+                                 * mtu_resolve() (evio/mtu.h), 1410 until then */
+    bool mtu_auto;              /* "mtu": "auto": derived from the underlay route */
+    char mtu_source[128];       /* how mtu was chosen, for status and logs */
     int min_successors;         /* 1..16, default 2 */
     int max_long_distance;      /* -1 = floor(log2 N) (default), else 0..64 */
     int max_on_demand;          /* 0..64, default 4 */
@@ -79,7 +84,7 @@ struct config {
     int n_stun;
     struct config_server turn[CONFIG_MAX_SERVERS];
     int n_turn;
-    char *ignore_interfaces[CONFIG_MAX_IGNORE];
+    char *ignore_interfaces[CONFIG_MAX_IGNORE];   /* names and fnmatch(3) patterns */
     int n_ignore;
     bool relay_only;            /* gather and use TURN relay candidates only */
     bool fast_path;             /* direct pairs bypass libnice (tincan/fastpath.h) */

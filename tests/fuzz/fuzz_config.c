@@ -54,7 +54,12 @@ static void check_config(const struct config *c)
     FUZZ_ASSERT(c->n_ignore >= 0 && c->n_ignore <= CONFIG_MAX_IGNORE, "n_ignore %d", c->n_ignore);
     for (int i = 0; i < c->n_ignore; i++)
         FUZZ_ASSERT(c->ignore_interfaces[i] && *c->ignore_interfaces[i]
-                    && strlen(c->ignore_interfaces[i]) <= 15, "ignore_interfaces[%d]", i);
+                    && strlen(c->ignore_interfaces[i]) <= CONFIG_IGNORE_PATTERN_MAX
+                    && (strpbrk(c->ignore_interfaces[i], "*?[")
+                        || strlen(c->ignore_interfaces[i]) <= 15)
+                    && !strpbrk(c->ignore_interfaces[i], "/: \t\n")
+                    && strcmp(c->ignore_interfaces[i], CONFIG_IGNORE_DEFAULTS),
+                    "ignore_interfaces[%d]", i);
     FUZZ_ASSERT(c->rekey_records >= 16 && c->rekey_records <= 1 << 30, "rekey %d",
                 c->rekey_records);
     FUZZ_ASSERT(c->ovs_rundir && c->ovs_db, "ovs");
@@ -71,6 +76,7 @@ static void check_config(const struct config *c)
                         && strcmp(o->name, c->overlays[j].name), "overlays %d and %d clash", j, i);
         FUZZ_ASSERT(o->prefix_len >= 1 && o->prefix_len <= 32, "prefix %d", o->prefix_len);
         FUZZ_ASSERT(o->mtu >= 576 && o->mtu <= 9000, "mtu %d", o->mtu);
+        FUZZ_ASSERT(!o->mtu_auto || (o->mtu == 1410 && !o->mtu_source[0]), "mtu auto");
         FUZZ_ASSERT(o->min_successors >= 1 && o->min_successors <= 16, "min_successors");
         FUZZ_ASSERT(o->max_long_distance >= -1 && o->max_long_distance <= 64, "max_long_distance");
         FUZZ_ASSERT(o->max_on_demand >= 0 && o->max_on_demand <= 64, "max_on_demand");

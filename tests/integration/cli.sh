@@ -30,7 +30,7 @@ cat >"$mtu" <<'JSON'
 {"xmpp": {"host": "x.example", "user": "a@example", "password": "p"},
  "overlays": {"lab": {"bridge": {"ip": "10.0.0.1/24", "mtu": "big"}}}}
 JSON
-expect 2 "$mtu: overlays.lab.bridge.mtu: expected integer 576..9000, got \"big\"" \
+expect 2 "$mtu: overlays.lab.bridge.mtu: expected integer 576..9000 or \"auto\", got \"big\"" \
   "$evio" --check-config "$mtu"
 
 bad=$EVT_TMP/bad.json

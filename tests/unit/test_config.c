@@ -77,10 +77,14 @@ static void test_minimal_defaults(void)
     CHECK_STR(cfg.xmpp_muc_domain, "conference.example.org");
     CHECK(cfg.n_stun == 0);
     CHECK(cfg.n_turn == 0);
-    CHECK(cfg.n_ignore == 3);
-    CHECK_STR(cfg.ignore_interfaces[0], "flannel.1");
-    CHECK_STR(cfg.ignore_interfaces[1], "cni0");
-    CHECK_STR(cfg.ignore_interfaces[2], "docker0");
+    /* the container, CNI and VM-host defaults (evio.conf(5)), as patterns */
+    CHECK(cfg.n_ignore == 19);
+    CHECK_STR(cfg.ignore_interfaces[0], "flannel*");
+    CHECK_STR(cfg.ignore_interfaces[1], "cni*");
+    CHECK_STR(cfg.ignore_interfaces[3], "veth*");
+    CHECK_STR(cfg.ignore_interfaces[9], "cilium_*");
+    CHECK_STR(cfg.ignore_interfaces[12], "kube-ipvs0");
+    CHECK_STR(cfg.ignore_interfaces[15], "nodelocaldns");
     CHECK(!cfg.relay_only);
     CHECK(cfg.fast_path);
     CHECK(cfg.rekey_records == 1 << 24);
@@ -95,6 +99,8 @@ static void test_minimal_defaults(void)
     CHECK(o->ip4 == 0x0a0a0001);
     CHECK(o->prefix_len == 24);
     CHECK(o->mtu == 1410);
+    CHECK(!o->mtu_auto);
+    CHECK_STR(o->mtu_source, "default");
     CHECK(o->min_successors == 2);
     CHECK(o->max_long_distance == -1);
     CHECK(o->max_on_demand == 4);
@@ -238,6 +244,53 @@ static void test_derived_defaults(void)
     config_free(&cfg);
 }
 
+/* ice.ignore_interfaces takes fnmatch(3) patterns; an explicit list
+ * replaces the defaults and "@defaults" brings them back where it stands. */
+static void test_ignore_patterns(void)
+{
+    struct config cfg;
+    char *err = NULL;
+
+    CHECK(parse("{" XMPP_OK ",'ice':{'ignore_interfaces':['eth9','veth*','cilium_*',"
+                "'tap[0-9]','wlan?','[!e]th0','br\\\\*','an-exactly-15ch',"
+                "'pattern-of-exactly-31-chars-ab*']}," LAB_OK "}", &cfg, &err) == 0);
+    CHECK_STR(err, NULL);
+    CHECK(cfg.n_ignore == 9);
+    CHECK_STR(cfg.ignore_interfaces[0], "eth9");
+    CHECK_STR(cfg.ignore_interfaces[3], "tap[0-9]");
+    CHECK_STR(cfg.ignore_interfaces[6], "br\\*");
+    CHECK_STR(cfg.ignore_interfaces[8], "pattern-of-exactly-31-chars-ab*");
+    config_free(&cfg);
+
+    CHECK(parse("{" XMPP_OK ",'ice':{'ignore_interfaces':['wg*','@defaults','eth1']},"
+                LAB_OK "}", &cfg, &err) == 0);
+    CHECK_STR(err, NULL);
+    CHECK(cfg.n_ignore == 21);
+    CHECK_STR(cfg.ignore_interfaces[0], "wg*");
+    CHECK_STR(cfg.ignore_interfaces[1], "flannel*");
+    CHECK_STR(cfg.ignore_interfaces[19], "podman*");
+    CHECK_STR(cfg.ignore_interfaces[20], "eth1");
+    config_free(&cfg);
+}
+
+/* "mtu": "auto" is taken as such (resolved at start, evio/mtu.h); until
+ * then the bridge's MTU reads 1410. An integer is the configured value. */
+static void test_mtu_auto(void)
+{
+    struct config cfg;
+    char *err = NULL;
+
+    CHECK(parse("{" XMPP_OK ",'overlays':{'a':{'bridge':{'ip':'10.1.0.1/24','mtu':'auto'}},"
+                "'b':{'bridge':{'ip':'10.2.0.1/24','mtu':1300}}}}", &cfg, &err) == 0);
+    CHECK_STR(err, NULL);
+    const struct config_overlay *a = config_find_overlay(&cfg, "a");
+    const struct config_overlay *b = config_find_overlay(&cfg, "b");
+    CHECK(a && a->mtu_auto && a->mtu == 1410 && a->mtu_source[0] == '\0');
+    CHECK(b && !b->mtu_auto && b->mtu == 1300);
+    CHECK_STR(b ? b->mtu_source : NULL, "config");
+    config_free(&cfg);
+}
+
 struct bad_case {
     const char *json;       /* in ' notation */
     const char *message;    /* exact, in real quotes */
@@ -245,11 +298,11 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
     { "{" XMPP_OK ",'overlays':{'lab':{'bridge':{'ip':'10.10.0.1/24','mtu':'big'}}}}",
-      "t.json: overlays.lab.bridge.mtu: expected integer 576..9000, got \"big\"" },
+      "t.json: overlays.lab.bridge.mtu: expected integer 576..9000 or \"auto\", got \"big\"" },
     { "{" XMPP_OK ",'overlays':{'lab':{'bridge':{'ip':'10.10.0.1/24','mtu':70000}}}}",
-      "t.json: overlays.lab.bridge.mtu: expected integer 576..9000, got 70000" },
+      "t.json: overlays.lab.bridge.mtu: expected integer 576..9000 or \"auto\", got 70000" },
     { "{" XMPP_OK ",'overlays':{'lab':{'bridge':{'ip':'10.10.0.1/24','mtu':1410.5}}}}",
-      "t.json: overlays.lab.bridge.mtu: expected integer 576..9000, got 1410.5" },
+      "t.json: overlays.lab.bridge.mtu: expected integer 576..9000 or \"auto\", got 1410.5" },
     { "{'xmpp':{'host':'x.org','port':true,'user':'a@b.org','password':'p'}," LAB_OK "}",
       "t.json: xmpp.port: expected integer 1..65535, got true" },
     { "{" LAB_OK "}",
@@ -301,9 +354,29 @@ static const struct bad_case bad_cases[] = {
     { "{" XMPP_OK ",'turn':[{'server':'t.org','user':'u','password':'p','realm':'r'}],"
       LAB_OK "}",
       "t.json: turn[0].realm: unknown key" },
+#define IGNORE_WHAT "expected interface name of 1..15 characters or fnmatch pattern of up " \
+                    "to 31 (no '/', ':' or spaces, '[' closed), or \"@defaults\""
     { "{" XMPP_OK ",'ice':{'ignore_interfaces':['a-very-long-ifname0']}," LAB_OK "}",
-      "t.json: ice.ignore_interfaces[0]: expected interface name of 1..15 characters "
-      "without '/', ':' or spaces, got \"a-very-long-ifname0\"" },
+      "t.json: ice.ignore_interfaces[0]: " IGNORE_WHAT ", got \"a-very-long-ifname0\"" },
+    { "{" XMPP_OK ",'ice':{'ignore_interfaces':['eth0','veth[0-9']}," LAB_OK "}",
+      "t.json: ice.ignore_interfaces[1]: " IGNORE_WHAT ", got \"veth[0-9\"" },
+    { "{" XMPP_OK ",'ice':{'ignore_interfaces':['a-pattern-much-longer-than-31-c*']},"
+      LAB_OK "}",
+      "t.json: ice.ignore_interfaces[0]: " IGNORE_WHAT ", got "
+      "\"a-pattern-much-longer-than-31-c*\"" },
+    { "{" XMPP_OK ",'ice':{'ignore_interfaces':['eth*','br/0']}," LAB_OK "}",
+      "t.json: ice.ignore_interfaces[1]: " IGNORE_WHAT ", got \"br/0\"" },
+    { "{" XMPP_OK ",'ice':{'ignore_interfaces':['cali *']}," LAB_OK "}",
+      "t.json: ice.ignore_interfaces[0]: " IGNORE_WHAT ", got \"cali *\"" },
+    { "{" XMPP_OK ",'ice':{'ignore_interfaces':['']}," LAB_OK "}",
+      "t.json: ice.ignore_interfaces[0]: " IGNORE_WHAT ", got \"\"" },
+    { "{" XMPP_OK ",'ice':{'ignore_interfaces':[7]}," LAB_OK "}",
+      "t.json: ice.ignore_interfaces[0]: " IGNORE_WHAT ", got 7" },
+    { "{" XMPP_OK ",'ice':{'ignore_interfaces':['@defaults','@defaults','@defaults','@defaults']},"
+      LAB_OK "}",
+      "t.json: ice.ignore_interfaces[3]: more than 64 entries with @defaults expanded" },
+    { "{" XMPP_OK ",'overlays':{'lab':{'bridge':{'ip':'10.10.0.1/24','mtu':'Auto'}}}}",
+      "t.json: overlays.lab.bridge.mtu: expected integer 576..9000 or \"auto\", got \"Auto\"" },
     { "{" XMPP_OK ",'ice':{'relay_only':'yes'}," LAB_OK "}",
       "t.json: ice.relay_only: expected true or false, got \"yes\"" },
     { "{" XMPP_OK ",'ice':{'fast_path':1}," LAB_OK "}",
@@ -537,6 +610,8 @@ int main(void)
     test_full();
     test_derived_defaults();
     test_bad();
+    test_ignore_patterns();
+    test_mtu_auto();
     test_secrets_not_shown();
     test_duplicate_key();
     test_password_file();
