@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
 
 pkgs=(
-  build-essential pkg-config python3
+  build-essential pkg-config python3 python3-yaml
   libnice-dev libstrophe-dev libjansson-dev libssl-dev libglib2.0-dev
   openvswitch-switch openvswitch-source
   prosody coturn
