@@ -143,6 +143,11 @@ f=$(fl_case good)
 fl_check "$f" host-gw || fail "packaging/k8s/flannel: the checks above failed"
 fl_check "$f/vxlan" vxlan || fail "packaging/k8s/flannel/vxlan: the checks above failed"
 log "  host-gw and vxlan render; flanneld: $(grep -o -- '--iface[^ ]*' "$f.rendered.yaml")"
+# the pod network the docs tell kubeadm is the one Flannel is given
+for doc in doc/kubernetes.md README.md; do
+  grep -q -- '--pod-network-cidr=10.244.0.0/16' "$EVT_TOP/$doc" \
+    || fail "$doc does not give kubeadm --pod-network-cidr=10.244.0.0/16, the Network of net-conf.json"
+done
 
 fl_broken backend "Backend.Type is 'vxlan', not host-gw" host-gw be net-conf.yaml 's/"host-gw"/"vxlan"/'
 fl_broken "vxlan backend" "Backend.Type is 'host-gw', not vxlan" vxlan vbe vxlan/net-conf.yaml 's/"vxlan"/"host-gw"/' vxlan
