@@ -90,6 +90,7 @@ log "  renders; every check passes ($(grep -c '^kind:' "$d/rendered.yaml") objec
 
 ds_broken privileged "securityContext.privileged is True" priv 's/privileged: false/privileged: true/'
 ds_broken NET_RAW "not exactly NET_ADMIN and NET_RAW" noraw 's/add: \["NET_ADMIN", "NET_RAW"\]/add: ["NET_ADMIN"]/'
+ds_broken seccomp "seccompProfile is {'type': 'Unconfined'}" seccomp 's/type: RuntimeDefault/type: Unconfined/'
 ds_broken hostNetwork "hostNetwork is not true" nohost 's/hostNetwork: true/hostNetwork: false/'
 ds_broken "tun type" "/dev/net/tun is not a hostPath CharDevice" tun 's/type: CharDevice/type: File/'
 ds_broken "state dir" "state_dir '/var/lib/evio' is not a hostPath DirectoryOrCreate" \

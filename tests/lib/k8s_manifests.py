@@ -106,6 +106,9 @@ def check_daemonset(rendered, entrypoint, dockerfile, makefile):
     if sc.get("allowPrivilegeEscalation") is not False:
         bad("securityContext.allowPrivilegeEscalation is %r, not false"
             % sc.get("allowPrivilegeEscalation"))
+    seccomp = sc.get("seccompProfile") or pod.get("securityContext", {}).get("seccompProfile")
+    if (seccomp or {}).get("type") != "RuntimeDefault":
+        bad("seccompProfile is %r, not RuntimeDefault" % seccomp)
     caps = sc.get("capabilities", {})
     add = sorted(caps.get("add", []))
     if add != ["NET_ADMIN", "NET_RAW"]:
