@@ -377,7 +377,7 @@ char *ctl_link_state_ev_decode(const json_t *j, struct ctl_link_state_ev *m)
 json_t *ctl_link_stats_encode(const struct ctl_link_stats *m)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-                     " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                     " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                      "link_id", m->link_id, "tap", m->tap, "mac", m->mac,
                      "state", ctl_link_state_name(m->state), "reason", m->reason,
                      "local_type", m->local_type, "remote_type", m->remote_type,
@@ -391,6 +391,7 @@ json_t *ctl_link_stats_encode(const struct ctl_link_stats *m)
                      "drop_oversize", (json_int_t)m->drop_oversize,
                      "drop_tap", (json_int_t)m->drop_tap,
                      "drop_decrypt", (json_int_t)m->drop_decrypt,
+                     "tcp_resegmented", (json_int_t)m->tcp_resegmented,
                      "age_s", (json_int_t)m->age_s, "up_s", (json_int_t)m->up_s);
 }
 
@@ -415,6 +416,7 @@ static bool ctl_link_stats_read(struct jf *r, const struct jf_obj *o, struct ctl
            && ctl_count(r, o, "drop_oversize", 0, 0, &m->drop_oversize)
            && ctl_count(r, o, "drop_tap", 0, 0, &m->drop_tap)
            && ctl_count(r, o, "drop_decrypt", 0, 0, &m->drop_decrypt)
+           && ctl_count(r, o, "tcp_resegmented", 0, 0, &m->tcp_resegmented)
            && ctl_count(r, o, "age_s", 0, 0, &m->age_s)
            && ctl_count(r, o, "up_s", 0, 0, &m->up_s);
 }

@@ -26,6 +26,7 @@ static void add_stats(json_t *l, const struct ctl_link_stats *st)
         { "rx_bytes", st->rx_bytes }, { "tx_frames", st->tx_frames },
         { "rx_frames", st->rx_frames }, { "drop_oversize", st->drop_oversize },
         { "drop_tap", st->drop_tap }, { "drop_decrypt", st->drop_decrypt },
+        { "tcp_resegmented", st->tcp_resegmented },
         { "age_s", st->age_s }, { "up_s", st->up_s },
     };
     for (size_t k = 0; k < sizeof n / sizeof *n; k++)

@@ -22,6 +22,7 @@
 #include "rec.h"
 #include "servers.h"
 #include "tap.h"
+#include "tcpseg.h"
 #include "turnlearn.h"
 #include "underlay.h"
 
@@ -62,6 +63,7 @@
 struct link_counters {
     uint64_t tx_bytes, rx_bytes, tx_frames, rx_frames;
     uint64_t drop_oversize, drop_tap, drop_decrypt, drop_replay;
+    uint64_t tcp_resegmented;   /* TCP segments from the TAP cut to fit (tcpseg.h) */
     uint64_t bad_candidates, keepalive_tx, keepalive_rx;
 };
 
@@ -120,6 +122,9 @@ struct link {
 /* The one frame buffer for TAP reads, shared by every link (one thread):
  * idle links hold no buffers. */
 static uint8_t link_tap_buf[LINK_TAP_BUF];
+/* the pieces of a frame cut by tcpseg_split: its length plus a copy of the
+ * headers per extra piece */
+static uint8_t link_seg_buf[LINK_TAP_BUF + TCPSEG_MAX_OUT * 160];
 
 static void link_emit(struct link *l, const char *event, json_t *data)
 {
@@ -384,6 +389,18 @@ static void link_ice_recv(void *aux, const uint8_t *data, size_t len)
 
 /* ---- TAP side -------------------------------------------------------- */
 
+/* Sends frame F of LEN bytes, read from the TAP, to the peer. */
+static void link_tap_send(struct link *l, const uint8_t *f, size_t len)
+{
+    if (!dtls_send(l->dtls, f, len)) {
+        l->c.drop_tap++;
+        link_dtls_check(l);
+        return;
+    }
+    l->c.tx_frames++;
+    l->c.tx_bytes += len;
+}
+
 static gboolean link_on_tap(gint fd, GIOCondition cond, gpointer data)
 {
     static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 3);
@@ -406,19 +423,28 @@ static gboolean link_on_tap(gint fd, GIOCondition cond, gpointer data)
             l->c.drop_tap++;
             continue;
         }
-        if (len > link_max_frame(l, link_tap_buf, len) || len > DTLS_MAX_RECORD) {
+        size_t max = link_max_frame(l, link_tap_buf, len);
+        if (max > DTLS_MAX_RECORD)
+            max = DTLS_MAX_RECORD;
+        if (len <= max) {
+            link_tap_send(l, link_tap_buf, len);
+            continue;
+        }
+        /* A TCP segment a few bytes too long is what OVS's userspace TSO
+         * makes of segments with options (tcpseg.h): cut it again. */
+        size_t seg_len[TCPSEG_MAX_OUT];
+        int pieces = tcpseg_split(link_tap_buf, len, max, link_seg_buf, sizeof link_seg_buf,
+                                  seg_len);
+        if (pieces == 0) {
             l->c.drop_oversize++;
             log_warn_rl(&rl, LINK_MOD, "link %s: dropped a %zu-byte frame from %s (mtu %d)",
                         l->id, len, l->tap.name, l->mtu);
             continue;
         }
-        if (!dtls_send(l->dtls, link_tap_buf, len)) {
-            l->c.drop_tap++;
-            link_dtls_check(l);
-            continue;
-        }
-        l->c.tx_frames++;
-        l->c.tx_bytes += len;
+        l->c.tcp_resegmented++;
+        const uint8_t *seg = link_seg_buf;
+        for (int k = 0; k < pieces; seg += seg_len[k], k++)
+            link_tap_send(l, seg, seg_len[k]);
     }
     if (l->batching && l->fast)   /* NULL if the link failed meanwhile */
         fastpath_flush(l->fast);
@@ -898,7 +924,7 @@ json_t *link_stats_json(const struct link *l)
                          "ice_state", ice_state_name(ice_get_state(l->ice)),
                          "dtls_state", dtls_status_name(dtls_get_status(l->dtls)),
                          "cipher", dtls_cipher(l->dtls));
-    parts[2] = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+    parts[2] = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                          "tx_bytes", (json_int_t)c->tx_bytes,
                          "rx_bytes", (json_int_t)c->rx_bytes,
                          "tx_frames", (json_int_t)c->tx_frames,
@@ -906,6 +932,7 @@ json_t *link_stats_json(const struct link *l)
                          "drop_oversize", (json_int_t)c->drop_oversize,
                          "drop_tap", (json_int_t)c->drop_tap,
                          "drop_decrypt", (json_int_t)c->drop_decrypt,
+                         "tcp_resegmented", (json_int_t)c->tcp_resegmented,
                          "bad_candidates", (json_int_t)c->bad_candidates,
                          "keepalive_tx", (json_int_t)c->keepalive_tx,
                          "keepalive_rx", (json_int_t)c->keepalive_rx,

@@ -204,6 +204,7 @@ struct ctl_link_stats {
     long long pair_since_s, pair_changes;
     long long tx_bytes, rx_bytes, tx_frames, rx_frames;
     long long drop_oversize, drop_tap, drop_decrypt;
+    long long tcp_resegmented;           /* TCP segments cut to fit (tincan/tcpseg.h) */
     long long age_s, up_s;
 };
 json_t *ctl_link_stats_encode(const struct ctl_link_stats *);

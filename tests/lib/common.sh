@@ -166,11 +166,15 @@ _l4_echo_listening() {
   ns "$1" ss -Hltn "src $2:$3" | grep -q . && ns "$1" ss -Hlun "src $2:$3" | grep -q .
 }
 # l4_echo_check NS IP PORT: from NS, a UDP datagram and 1 MB over TCP to the
-# echo server at IP:PORT, each back intact within 10 s; says which failed.
+# echo server at IP:PORT, each back intact within 10 s; says which failed,
+# and how far it got (bytes sent and echoed, time taken).
 l4_echo_check() {
-  ns "$1" timeout 15 python3 -c '
-import os, socket, sys, threading
+  ns "$1" timeout 60 python3 -c '
+import os, socket, sys, threading, time
 addr = (sys.argv[1], int(sys.argv[2]))
+t0 = time.monotonic()
+def took():
+    return "%.1f s" % (time.monotonic() - t0)
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.settimeout(1)
 d = os.urandom(1000)
@@ -183,14 +187,18 @@ for attempt in range(10):
         pass
 else:
     sys.exit("UDP: no echo from %s:%d in 10 tries" % addr)
+t0 = time.monotonic()
 d = os.urandom(1 << 20)
 got = bytearray()
+sent = [0]
 try:
     c = socket.create_connection(addr, timeout=10)
     # the echo comes back while we send: read it in a thread, or both
     # ends could block with full buffers
     def send():
-        c.sendall(d)
+        for off in range(0, len(d), 65536):
+            c.sendall(d[off:off + 65536])
+            sent[0] = off + 65536
         c.shutdown(socket.SHUT_WR)
     t = threading.Thread(target=send, daemon=True)
     t.start()
@@ -200,9 +208,9 @@ try:
             break
         got += b
 except OSError as e:
-    sys.exit("TCP to %s:%d: %s after %d bytes echoed" % (addr + (e, len(got))))
+    sys.exit("TCP to %s:%d: %s after %d bytes sent, %d echoed, %s" % (addr + (e, sent[0], len(got), took())))
 if got != d:
-    sys.exit("TCP: %d bytes echoed, expected the %d sent" % (len(got), len(d)))
+    sys.exit("TCP: %d bytes echoed, expected the %d sent (%s)" % (len(got), len(d), took()))
 ' "$2" "$3"
 }
 

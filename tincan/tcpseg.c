@@ -1,0 +1,163 @@
+/* Cutting a TCP segment too long for a link (see tcpseg.h). */
+#include "tcpseg.h"
+
+#include <string.h>
+
+#define ETH_HLEN_      14
+#define VLAN_HLEN_     4
+#define IPV4_HLEN_MIN  20
+#define IPV6_HLEN      40
+#define TCP_HLEN_MIN   20
+#define IPPROTO_TCP_   6
+
+#define TCP_FIN 0x01
+#define TCP_PSH 0x08
+#define TCP_URG 0x20
+#define TCP_CWR 0x80
+
+static unsigned get16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
+static void put16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+uint32_t tcpseg_sum(uint32_t sum, const uint8_t *p, size_t len)
+{
+    for (; len > 1; p += 2, len -= 2)
+        sum += get16(p);
+    if (len)
+        sum += (uint32_t)p[0] << 8;
+    return sum;
+}
+
+static unsigned fold(uint32_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return ~sum & 0xffff;
+}
+
+/* Where the headers of one TCP segment are, and how long it is. */
+struct tcpseg_shape {
+    size_t l3;        /* offset of the IP header */
+    size_t l4;        /* offset of the TCP header */
+    size_t payload;   /* offset of the TCP payload */
+    size_t end;       /* end of the IP packet (Ethernet padding excluded) */
+    int version;      /* 4 or 6 */
+};
+
+static int tcpseg_parse(const uint8_t *f, size_t len, struct tcpseg_shape *s)
+{
+    size_t off = ETH_HLEN_;
+    if (len < off)
+        return 0;
+    unsigned type = get16(f + 12);
+    for (int tags = 0; (type == 0x8100 || type == 0x88a8) && tags < 2; tags++) {
+        if (len < off + VLAN_HLEN_)
+            return 0;
+        type = get16(f + off + 2);
+        off += VLAN_HLEN_;
+    }
+    s->l3 = off;
+    if (type == 0x0800) {
+        if (len < off + IPV4_HLEN_MIN || f[off] >> 4 != 4)
+            return 0;
+        size_t ihl = (size_t)(f[off] & 0x0f) * 4;
+        size_t total = get16(f + off + 2);
+        if (ihl < IPV4_HLEN_MIN || f[off + 9] != IPPROTO_TCP_ || total < ihl
+            || off + total > len)
+            return 0;
+        if (get16(f + off + 6) & 0x3fff)   /* MF, or a fragment offset */
+            return 0;
+        s->version = 4;
+        s->l4 = off + ihl;
+        s->end = off + total;
+    } else if (type == 0x86dd) {
+        if (len < off + IPV6_HLEN || f[off] >> 4 != 6 || f[off + 6] != IPPROTO_TCP_)
+            return 0;
+        size_t plen = get16(f + off + 4);
+        if (off + IPV6_HLEN + plen > len)
+            return 0;
+        s->version = 6;
+        s->l4 = off + IPV6_HLEN;
+        s->end = off + IPV6_HLEN + plen;
+    } else {
+        return 0;
+    }
+    if (s->end < s->l4 + TCP_HLEN_MIN)
+        return 0;
+    size_t doff = (size_t)(f[s->l4 + 12] >> 4) * 4;
+    if (doff < TCP_HLEN_MIN || s->l4 + doff > s->end)
+        return 0;
+    s->payload = s->l4 + doff;
+    return 1;
+}
+
+/* The TCP checksum of the segment at SEG (IP header at L3, TCP at L4, END
+ * its end), its checksum field taken as zero. */
+static unsigned tcpseg_tcp_csum(const uint8_t *seg, const struct tcpseg_shape *s, size_t end)
+{
+    size_t tcp_len = end - s->l4;
+    uint32_t sum;
+    if (s->version == 4)
+        sum = tcpseg_sum(0, seg + s->l3 + 12, 8);    /* source and destination */
+    else
+        sum = tcpseg_sum(0, seg + s->l3 + 8, 32);
+    sum += IPPROTO_TCP_ + (uint32_t)tcp_len;
+    sum = tcpseg_sum(sum, seg + s->l4, 16);          /* up to the checksum */
+    sum = tcpseg_sum(sum, seg + s->l4 + 18, tcp_len - 18);
+    return fold(sum);
+}
+
+int tcpseg_split(const uint8_t *frame, size_t len, size_t max, uint8_t *out, size_t out_size,
+                 size_t out_len[TCPSEG_MAX_OUT])
+{
+    struct tcpseg_shape s;
+    if (!tcpseg_parse(frame, len, &s))
+        return 0;
+    uint8_t flags = frame[s.l4 + 13];
+    if (flags & TCP_URG)   /* the urgent pointer would need moving too: rare, not worth it */
+        return 0;
+    size_t hdr = s.payload, data = s.end - s.payload;
+    if (max <= hdr || data == 0)
+        return 0;
+    size_t per = max - hdr;
+    size_t n = (data + per - 1) / per;
+    if (n > TCPSEG_MAX_OUT || n * hdr + data > out_size)
+        return 0;
+
+    uint32_t seq = get32(frame + s.l4 + 4);
+    unsigned id = s.version == 4 ? get16(frame + s.l3 + 4) : 0;
+    uint8_t *o = out;
+    for (size_t k = 0, at = 0; k < n; k++) {
+        size_t chunk = data - at < per ? data - at : per;
+        memcpy(o, frame, hdr);
+        memcpy(o + hdr, frame + s.payload + at, chunk);
+        size_t end = hdr + chunk;
+        if (s.version == 4) {
+            put16(o + s.l3 + 2, (unsigned)(end - s.l3));
+            put16(o + s.l3 + 4, (id + (unsigned)k) & 0xffff);
+            put16(o + s.l3 + 10, 0);
+            put16(o + s.l3 + 10, fold(tcpseg_sum(0, o + s.l3, s.l4 - s.l3)));
+        } else {
+            put16(o + s.l3 + 4, (unsigned)(end - s.l4));
+        }
+        put32(o + s.l4 + 4, seq + (uint32_t)at);
+        uint8_t f = flags;
+        if (k + 1 < n)
+            f &= (uint8_t)~(TCP_FIN | TCP_PSH);
+        if (k > 0)
+            f &= (uint8_t)~TCP_CWR;
+        o[s.l4 + 13] = f;
+        put16(o + s.l4 + 16, tcpseg_tcp_csum(o, &s, end));
+        out_len[k] = end;
+        o += end;
+        at += chunk;
+    }
+    return (int)n;
+}
