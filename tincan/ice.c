@@ -139,6 +139,13 @@ static void ice_on_recv(NiceAgent *agent, guint stream, guint component, guint l
 struct ice *ice_new(const struct ice_params *p, const struct ice_callbacks *cbs, void *aux,
                     char **err)
 {
+    /* with no local address libnice gathers on every interface, evio's
+     * bridges and what rides on them included: a tunnel inside the tunnel */
+    if (p->n_local <= 0) {
+        *err = ice_errf("ice: %s", "no underlay IPv4 address to gather on (every interface "
+                        "is down or skipped: see ice.ignore_interfaces)");
+        return NULL;
+    }
     struct ice *ice = calloc(1, sizeof *ice);
     if (!ice) {
         *err = ice_errf("ice: %s", "out of memory");

@@ -38,7 +38,8 @@ struct ice_params {
     const struct ice_server *stun;   /* NULL: no STUN server */
     const struct ice_server *turn;
     int n_turn;
-    /* the only local addresses to gather on (IPv4, dotted quad) */
+    /* the only local addresses to gather on (IPv4, dotted quad); ice_new()
+     * refuses none, where libnice would take every interface */
     const char (*local_addrs)[INET_ADDRSTRLEN];
     int n_local;
 };

@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <ifaddrs.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +133,33 @@ static int underlay_nl_dump(int fd)
     return sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&sa, sizeof sa) < 0 ? errno : 0;
 }
 
+/* A vxlan's lower device (ip link add ... type vxlan ... dev evbr0) is no
+ * IFLA_LINK: it is IFLA_VXLAN_LINK inside IFLA_LINKINFO's IFLA_INFO_DATA.
+ * Returns its index, or 0 for anything else. */
+static int underlay_vxlan_lower(const struct rtattr *linkinfo)
+{
+    bool vxlan = false;
+    const struct rtattr *data = NULL;
+    int len = (int)RTA_PAYLOAD(linkinfo);
+    for (const struct rtattr *a = RTA_DATA(linkinfo); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+        if (a->rta_type == IFLA_INFO_KIND)
+            vxlan = RTA_PAYLOAD(a) >= 5 && !memcmp(RTA_DATA(a), "vxlan", 5)
+                    && (RTA_PAYLOAD(a) == 5 || ((const char *)RTA_DATA(a))[5] == '\0');
+        else if (a->rta_type == IFLA_INFO_DATA)
+            data = a;
+    }
+    if (!vxlan || !data)
+        return 0;
+    len = (int)RTA_PAYLOAD(data);
+    for (const struct rtattr *a = RTA_DATA(data); RTA_OK(a, len); a = RTA_NEXT(a, len))
+        if (a->rta_type == IFLA_VXLAN_LINK && RTA_PAYLOAD(a) >= sizeof(uint32_t)) {
+            uint32_t index;
+            memcpy(&index, RTA_DATA(a), sizeof index);
+            return index <= INT32_MAX ? (int)index : 0;
+        }
+    return 0;
+}
+
 /* Adds the interface of one RTM_NEWLINK message to *LINKS. */
 static int underlay_nl_link(const struct nlmsghdr *nh, struct underlay_link **links, int *n,
                             int *cap)
@@ -151,6 +180,10 @@ static int underlay_nl_link(const struct nlmsghdr *nh, struct underlay_link **li
             memcpy(&l.lower, RTA_DATA(a), sizeof(int));
         } else if (a->rta_type == IFLA_LINK_NETNSID) {
             l.lower_elsewhere = true;
+        } else if (a->rta_type == IFLA_LINKINFO) {
+            int vx = underlay_vxlan_lower(a);
+            if (vx > 0)
+                l.lower = vx;
         }
     }
     if (!l.name[0])

@@ -22,7 +22,8 @@ struct config;
 struct underlay_link {
     char name[IF_NAMESIZE];
     int index;
-    int lower;                   /* IFLA_LINK: the lower device's index; 0 = none */
+    int lower;                   /* the lower device's index (IFLA_LINK, or a vxlan's
+                                  * IFLA_VXLAN_LINK); 0 = none */
     bool lower_elsewhere;        /* IFLA_LINK_NETNSID given: LOWER is an index in
                                   * another namespace (a veth's peer), not here */
 };
