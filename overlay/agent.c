@@ -247,6 +247,8 @@ static json_t *status_json(struct agent *a, const struct ctl_link_stats_reply *s
         const struct overlay *o = &a->edges.overlays[i];
         json_t *ov = report_overlay_status(o, stats, now);
         json_object_set_new(ov, "bridge_ready", json_boolean(o->bridge_ready));
+        json_object_set_new(ov, "mtu", json_integer(o->cfg->mtu));
+        json_object_set_new(ov, "mtu_source", json_string(o->cfg->mtu_source));
         json_array_append_new(overlays, ov);
     }
     /* the STUN/TURN servers as the datapath sees them (probed there) */

@@ -3,6 +3,7 @@
 #include "agent.h"
 #include "evio/cli.h"
 #include "evio/log.h"
+#include "evio/mtu.h"
 #include "evio/perm.h"
 #include "evio/version.h"
 
@@ -157,6 +158,11 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
+
+    /* "mtu": "auto": decided here once, and handed to the helpers */
+    mtu_resolve(&cfg, "agent", false);
+    if ((error = mtu_export(&cfg)))
+        log_warn("agent", "%s: %s", MTU_ENV, strerror(error));
 
     if (!tincan)
         tincan = helper("evio-tincan");

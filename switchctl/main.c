@@ -18,6 +18,7 @@
 
 #include "evio/cli.h"
 #include "evio/config.h"
+#include "evio/mtu.h"
 #include "evio/version.h"
 #include "evio/ctl.h"
 #include "evio/log.h"
@@ -83,6 +84,7 @@ int main(int argc, char **argv)
     }
     if (cfg.log_level && !log_set_level("*", cfg.log_level))
         log_warn(MOD, "unknown log level \"%s\"", cfg.log_level);
+    mtu_resolve(&cfg, MOD, true);     /* "mtu": "auto": evio's value when it started us */
 
     struct bridge_db *db = bridge_db_create(cfg.ovs_db, cfg.ovs_rundir);
     struct l2switch *switches[CONFIG_MAX_OVERLAYS];

@@ -42,7 +42,7 @@ struct config_overlay {
     int mtu;                    /* 576..9000, default 1410; with mtu_auto, set by
                                  * mtu_resolve() (evio/mtu.h), 1410 until then */
     bool mtu_auto;              /* "mtu": "auto": derived from the underlay route */
-    char mtu_source[128];       /* how mtu was chosen, for status and logs */
+    char mtu_source[192];       /* how mtu was chosen, for status and logs */
     int min_successors;         /* 1..16, default 2 */
     int max_long_distance;      /* -1 = floor(log2 N) (default), else 0..64 */
     int max_on_demand;          /* 0..64, default 4 */
