@@ -95,6 +95,7 @@ struct l2switch {
     long long next_netif_ms;
     bool netif_ok;
     int netif_last_err;
+    int csum_last_err;      /* of netif_tx_csum_off, said once */
     struct acdport *acd;            /* "ip": "auto": claims ip4 (acdport.h) */
     long long acd_alone_ms;         /* probe from then on even without a link */
     bool acd_running;
@@ -386,6 +387,19 @@ static void l2switch_netif(struct l2switch *sw)
                  sw->prefix_len, sw->mtu);
     } else if (err && err != ENODEV && err != sw->netif_last_err) {
         log_warn(MOD, "%s: cannot configure the internal port: %s", sw->bridge, strerror(err));
+    }
+    const char *dp = bridge_db_datapath_type(sw->db, sw->bridge);
+    if (!err && dp && !strcmp(dp, "netdev")) {
+        /* the host's own checksums finished before OVS reads them (netif.h) */
+        int cerr = netif_tx_csum_off(sw->bridge, &changed);
+        if (!cerr && changed)
+            log_info(MOD, "%s: transmit checksum offload off on the internal port (OVS's "
+                     "userspace datapath leaves tunnelled checksums unfinished)", sw->bridge);
+        else if (cerr && cerr != sw->csum_last_err)
+            log_warn(MOD, "%s: cannot turn transmit checksum offload off: %s; TCP and UDP "
+                     "through a tunnel over the bridge (flannel.1) may fail", sw->bridge,
+                     strerror(cerr));
+        sw->csum_last_err = cerr;
     }
     sw->netif_last_err = err;
     sw->netif_ok = !err;

@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -97,6 +99,30 @@ int netif_configure(const char *ifname, uint32_t ip4, int prefix_len, int mtu, b
     if (fd < 0)
         return errno;
     int err = netif_configure_fd(fd, ifname, ip4, prefix_len, mtu, changed);
+    close(fd);
+    return err;
+}
+
+int netif_tx_csum_off(const char *ifname, bool *changed)
+{
+    *changed = false;
+    if (strlen(ifname) >= IFNAMSIZ)
+        return EINVAL;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    struct ethtool_value ev = { .cmd = ETHTOOL_GTXCSUM };
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+    ifr.ifr_data = (void *)&ev;
+    int err = netif_ioctl(fd, SIOCETHTOOL, &ifr);
+    if (!err && ev.data) {
+        ev.cmd = ETHTOOL_STXCSUM;
+        ev.data = 0;
+        err = netif_ioctl(fd, SIOCETHTOOL, &ifr);
+        *changed = !err;
+    }
     close(fd);
     return err;
 }

@@ -1,0 +1,11 @@
+#!/bin/bash
+# Kubernetes' Flannel over evio, host-gw backend: each node routes the other
+# nodes' pod subnets via their addresses on the evio bridge, pod MTU = bridge
+# MTU. No flanneld or kubelet exists in Debian 12: the data plane is made as they make it (tests/lib/flannel.sh, which
+# lists the checks in flannel_run).
+set -euo pipefail
+source "$(dirname "$0")/../lib/e2e.sh"
+source "$EVT_TOP/tests/lib/flannel.sh"
+evt_init
+
+flannel_run host-gw
