@@ -15,7 +15,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib/e2e.sh"
 evt_init
 
-UNDERLAY=1400
+UNDERLAY=${MTU_AUTO_UNDERLAY:-1400}   # this machine's own uplink; 1500 works too
 WANT=$((UNDERLAY - 87))
 
 net_up 2
