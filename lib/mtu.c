@@ -2,10 +2,10 @@
 #include "evio/mtu.h"
 #include "evio/config.h"
 #include "evio/log.h"
+#include "evio/rtnl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,46 +92,6 @@ static int mtu_route_fill(int oif, int metric_mtu, struct mtu_route *out)
     return 0;
 }
 
-/* Sends REQ (LEN bytes) on a new rtnetlink socket and hands every message
- * of the answer to EACH until it returns nonzero or the answer ends.
- * Returns 0, EACH's nonzero value, or a positive errno. */
-static int mtu_rtnl(const void *req, size_t len,
-                    int (*each)(const struct nlmsghdr *, void *), void *aux)
-{
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0)
-        return errno;
-    struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-    struct timeval tv = { .tv_sec = 2 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    static char buf[32768] __attribute__((aligned(4)));
-    int error = sendto(fd, req, len, 0, (struct sockaddr *)&sa, sizeof sa) < 0 ? errno : 0;
-    while (!error) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            error = n < 0 ? errno : EIO;
-            break;
-        }
-        int left = (int)n;
-        for (const struct nlmsghdr *nh = (const struct nlmsghdr *)buf; !error && NLMSG_OK(nh, left);
-             nh = NLMSG_NEXT(nh, left)) {
-            if (nh->nlmsg_type == NLMSG_DONE) {
-                error = -1;
-            } else if (nh->nlmsg_type == NLMSG_ERROR) {
-                const struct nlmsgerr *e = NLMSG_DATA(nh);
-                error = nh->nlmsg_len < NLMSG_LENGTH(sizeof *e) ? EIO
-                        : e->error ? -e->error : -1;
-            } else {
-                error = each(nh, aux);
-            }
-        }
-    }
-    close(fd);
-    return error < 0 ? 0 : error;
-}
-
 struct mtu_lookup {
     struct mtu_route *out;
     int result;                 /* 0 found, else a positive errno */
@@ -196,11 +156,11 @@ int mtu_route_get(uint32_t dst, struct mtu_route *out)
         a->rta_type = RTA_DST;
         a->rta_len = RTA_LENGTH(sizeof dst);
         memcpy(RTA_DATA(a), &dst, sizeof dst);
-        error = mtu_rtnl(&req, req.nh.nlmsg_len, mtu_on_route, &l);
+        error = rtnl_request(&req, req.nh.nlmsg_len, mtu_on_route, &l);
     } else {
         req.nh.nlmsg_len = NLMSG_LENGTH(sizeof req.rt);
         req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        error = mtu_rtnl(&req, req.nh.nlmsg_len, mtu_on_default, &l);
+        error = rtnl_request(&req, req.nh.nlmsg_len, mtu_on_default, &l);
         if (!error)
             l.result = mtu_route_fill(l.oif, l.metric_mtu, out);
     }

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "evio/config.h"
 #include "evio/log.h"
+#include "evio/rtnl.h"
 
 #define UNDERLAY_MOD "ice"
 #define UNDERLAY_LOGGED_MAX 64      /* interfaces whose skipping was said at info */
@@ -119,20 +119,6 @@ bool underlay_iface_ok(const struct underlay_filter *f, const char *ifname, unsi
 
 /* ---- adapters: the kernel's lists ------------------------------------- */
 
-static int underlay_nl_dump(int fd)
-{
-    struct {
-        struct nlmsghdr nh;
-        struct ifinfomsg ifi;
-    } req = {
-        .nh = { .nlmsg_len = sizeof req, .nlmsg_type = RTM_GETLINK,
-                .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
-        .ifi = { .ifi_family = AF_UNSPEC },
-    };
-    struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-    return sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&sa, sizeof sa) < 0 ? errno : 0;
-}
-
 /* A vxlan's lower device (ip link add ... type vxlan ... dev evbr0) is no
  * IFLA_LINK: it is IFLA_VXLAN_LINK inside IFLA_LINKINFO's IFLA_INFO_DATA.
  * Returns its index, or 0 for anything else. */
@@ -200,49 +186,36 @@ static int underlay_nl_link(const struct nlmsghdr *nh, struct underlay_link **li
     return 0;
 }
 
+struct underlay_read {
+    struct underlay_link *links;
+    int n, cap;
+};
+
+static int underlay_on_link(const struct nlmsghdr *nh, void *aux)
+{
+    struct underlay_read *r = aux;
+    return nh->nlmsg_type == RTM_NEWLINK ? underlay_nl_link(nh, &r->links, &r->n, &r->cap) : 0;
+}
+
 int underlay_links_read(struct underlay_link **out)
 {
+    struct {
+        struct nlmsghdr nh;
+        struct ifinfomsg ifi;
+    } req = {
+        .nh = { .nlmsg_len = sizeof req, .nlmsg_type = RTM_GETLINK,
+                .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+        .ifi = { .ifi_family = AF_UNSPEC },
+    };
+    struct underlay_read r = { 0 };
+    int error = rtnl_request(&req, sizeof req, underlay_on_link, &r);
     *out = NULL;
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0)
-        return -errno;
-    struct underlay_link *links = NULL;
-    int n = 0, cap = 0, error = underlay_nl_dump(fd);
-    static char buf[65536] __attribute__((aligned(4)));   /* one recv of a dump */
-    for (bool done = false; !error && !done;) {
-        ssize_t r = recv(fd, buf, sizeof buf, 0);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            error = errno;
-            break;
-        }
-        int len = (int)r;
-        for (const struct nlmsghdr *nh = (const struct nlmsghdr *)buf; NLMSG_OK(nh, len);
-             nh = NLMSG_NEXT(nh, len)) {
-            if (nh->nlmsg_type == NLMSG_DONE) {
-                done = true;
-                break;
-            }
-            if (nh->nlmsg_type == NLMSG_ERROR) {
-                const struct nlmsgerr *e = NLMSG_DATA(nh);
-                error = nh->nlmsg_len < NLMSG_LENGTH(sizeof *e) ? EIO : -e->error;
-                done = true;
-                break;
-            }
-            if (nh->nlmsg_type == RTM_NEWLINK && (error = underlay_nl_link(nh, &links, &n, &cap)))
-                break;
-        }
-        if (r == 0)
-            break;
-    }
-    close(fd);
     if (error) {
-        free(links);
+        free(r.links);
         return -error;
     }
-    *out = links;
-    return n;
+    *out = r.links;
+    return r.n;
 }
 
 /* Says at info, once per interface and process, why IFNAME is not gathered
