@@ -2,11 +2,19 @@
 #include "evio/rtnl.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #define RTNL_BUF (1 << 16)      /* one recv of a dump: the kernel's parts are smaller */
+
+/* NLMSG_OK without its signed/unsigned comparison */
+static bool rtnl_ok(const struct nlmsghdr *nh, int left)
+{
+    return left >= (int)sizeof *nh && nh->nlmsg_len >= sizeof *nh
+           && nh->nlmsg_len <= (unsigned)left;
+}
 
 int rtnl_request(const void *req, size_t len,
                  int (*each)(const struct nlmsghdr *, void *aux), void *aux)
@@ -29,7 +37,7 @@ int rtnl_request(const void *req, size_t len,
             break;
         }
         int left = (int)n;
-        for (const struct nlmsghdr *nh = (const struct nlmsghdr *)buf; !error && NLMSG_OK(nh, left);
+        for (const struct nlmsghdr *nh = (const struct nlmsghdr *)buf; !error && rtnl_ok(nh, left);
              nh = NLMSG_NEXT(nh, left)) {
             if (nh->nlmsg_type == NLMSG_DONE) {
                 error = -1;
