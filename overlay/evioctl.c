@@ -225,6 +225,8 @@ static void print_status(json_t *r)
         printf("\noverlay %s  bridge %s  address %s  (%s)\n", jstr(ov, "name"),
                jstr(ov, "bridge"), jstr(ov, "ip"),
                json_is_true(json_object_get(ov, "bridge_ready")) ? "ready" : "not ready");
+        if (json_is_integer(json_object_get(ov, "mtu")))
+            printf("  mtu %lld (%s)\n", jint(ov, "mtu"), jstr(ov, "mtu_source"));
         json_t *peers = json_object_get(ov, "peers");
         printf("  peers seen: %zu\n", json_array_size(peers));
         size_t j;

@@ -39,6 +39,8 @@ for i in 1 2; do
   [ "$mtu" = "$WANT" ] || fail "node$i: status mtu $mtu, expected $WANT"
   [ "$src" = "auto: route to $(net_srv_ip) (xmpp server) via eth0, device mtu $UNDERLAY, minus 87" ] \
     || fail "node$i: mtu_source: $src"
+  evctl "$(node_sock "$i" "$d")" status | grep -qxF "  mtu $WANT ($src)" \
+    || fail "node$i: evioctl status does not say \"mtu $WANT ($src)\""
   wait_until 10 "node$i's evbr0 to have mtu $WANT" \
     sh -c "[ \"\$(ip netns exec ${EVT_PREFIX}node$i cat /sys/class/net/evbr0/mtu)\" = $WANT ]"
   grep -q "evio-switchctl info main: overlay $NODE_OVERLAY: bridge mtu $WANT (auto: from evio (EVIO_AUTO_MTU))" \
