@@ -522,11 +522,13 @@ static bool config_is_ifpattern(const char *s)
         unsigned char ch = (unsigned char) *p;
         if (ch <= ' ' || ch >= 0x7f || ch == '/' || ch == ':')
             return false;
-        if (ch == '*' || ch == '?')
+    }
+    for (const char *p = s; *p; p++) {
+        if (*p == '*' || *p == '?')
             glob = true;
-        if (ch == '\\' && p[1])
+        if (*p == '\\' && p[1])
             p++;
-        else if (ch == '[') {
+        else if (*p == '[') {
             const char *q = p + 1;
             if (*q == '!' || *q == '^')
                 q++;

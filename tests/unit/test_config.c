@@ -366,6 +366,8 @@ static const struct bad_case bad_cases[] = {
       "\"a-pattern-much-longer-than-31-c*\"" },
     { "{" XMPP_OK ",'ice':{'ignore_interfaces':['eth*','br/0']}," LAB_OK "}",
       "t.json: ice.ignore_interfaces[1]: " IGNORE_WHAT ", got \"br/0\"" },
+    { "{" XMPP_OK ",'ice':{'ignore_interfaces':['eth[0/9]']}," LAB_OK "}",
+      "t.json: ice.ignore_interfaces[0]: " IGNORE_WHAT ", got \"eth[0/9]\"" },
     { "{" XMPP_OK ",'ice':{'ignore_interfaces':['cali *']}," LAB_OK "}",
       "t.json: ice.ignore_interfaces[0]: " IGNORE_WHAT ", got \"cali *\"" },
     { "{" XMPP_OK ",'ice':{'ignore_interfaces':['']}," LAB_OK "}",
