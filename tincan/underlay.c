@@ -227,7 +227,7 @@ static void underlay_say_skipped(const char *ifname, const char *addr,
     static int n_logged;
 
     if (v->skip == UNDERLAY_BRIDGE || v->skip == UNDERLAY_TAP || v->skip == UNDERLAY_OVS) {
-        log_debug(UNDERLAY_MOD, "not gathering on %s (%s): %s", addr, ifname,
+        log_debug(UNDERLAY_MOD, "not gathering on %s (%s): %s", ifname, addr,
                   underlay_skip_name(v->skip));
         return;
     }
