@@ -129,6 +129,17 @@ bool l4csum_is_partial(const uint8_t *frame, size_t len)
     return l4csum_locate(frame, len, &loc) && l4csum_partial_at(frame, &loc);
 }
 
+/* Writes the full checksum of the segment LOC finds in FRAME. */
+static void l4csum_write(uint8_t *frame, const struct l4csum_loc *loc)
+{
+    frame[loc->field] = frame[loc->field + 1] = 0;
+    uint16_t sum = (uint16_t)~l4csum_fold(l4csum_add(loc->pseudo, frame + loc->l4, loc->l4_len));
+    if (sum == 0 && loc->udp)
+        sum = 0xffff;               /* UDP sends a zero sum as all ones (RFC 768) */
+    frame[loc->field] = (uint8_t)(sum >> 8);
+    frame[loc->field + 1] = (uint8_t)sum;
+}
+
 enum l4csum_result l4csum_complete(uint8_t *frame, size_t len)
 {
     struct l4csum_loc loc;
@@ -136,11 +147,24 @@ enum l4csum_result l4csum_complete(uint8_t *frame, size_t len)
         return L4CSUM_UNPARSED;
     if (!l4csum_partial_at(frame, &loc))
         return L4CSUM_FULL;
-    frame[loc.field] = frame[loc.field + 1] = 0;
-    uint16_t sum = (uint16_t)~l4csum_fold(l4csum_add(loc.pseudo, frame + loc.l4, loc.l4_len));
-    if (sum == 0 && loc.udp)
-        sum = 0xffff;               /* UDP sends a zero sum as all ones (RFC 768) */
-    frame[loc.field] = (uint8_t)(sum >> 8);
-    frame[loc.field + 1] = (uint8_t)sum;
+    l4csum_write(frame, &loc);
     return L4CSUM_COMPLETED;
+}
+
+bool l4csum_refresh(uint8_t *frame, size_t len)
+{
+    struct l4csum_loc loc;
+    if (!l4csum_locate(frame, len, &loc))
+        return false;
+    l4csum_write(frame, &loc);
+    return true;
+}
+
+void l4csum_ip4_refresh(uint8_t *ip)
+{
+    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+    ip[10] = ip[11] = 0;
+    uint16_t sum = (uint16_t)~l4csum_fold(l4csum_add(0, ip, ihl));
+    ip[10] = (uint8_t)(sum >> 8);
+    ip[11] = (uint8_t)sum;
 }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "evio/l4csum.h"
+
 #define ETH_HLEN_      14
 #define VLAN_HLEN_     4
 #define IPV4_HLEN_MIN  20
@@ -24,22 +26,6 @@ static uint32_t get32(const uint8_t *p)
 static void put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
-}
-
-uint32_t tcpseg_sum(uint32_t sum, const uint8_t *p, size_t len)
-{
-    for (; len > 1; p += 2, len -= 2)
-        sum += get16(p);
-    if (len)
-        sum += (uint32_t)p[0] << 8;
-    return sum;
-}
-
-static unsigned fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return ~sum & 0xffff;
 }
 
 /* Where the headers of one TCP segment are, and how long it is. */
@@ -98,22 +84,6 @@ static int tcpseg_parse(const uint8_t *f, size_t len, struct tcpseg_shape *s)
     return 1;
 }
 
-/* The TCP checksum of the segment at SEG (IP header at L3, TCP at L4, END
- * its end), its checksum field taken as zero. */
-static unsigned tcpseg_tcp_csum(const uint8_t *seg, const struct tcpseg_shape *s, size_t end)
-{
-    size_t tcp_len = end - s->l4;
-    uint32_t sum;
-    if (s->version == 4)
-        sum = tcpseg_sum(0, seg + s->l3 + 12, 8);    /* source and destination */
-    else
-        sum = tcpseg_sum(0, seg + s->l3 + 8, 32);
-    sum += IPPROTO_TCP_ + (uint32_t)tcp_len;
-    sum = tcpseg_sum(sum, seg + s->l4, 16);          /* up to the checksum */
-    sum = tcpseg_sum(sum, seg + s->l4 + 18, tcp_len - 18);
-    return fold(sum);
-}
-
 int tcpseg_split(const uint8_t *frame, size_t len, size_t max, uint8_t *out, size_t out_size,
                  size_t out_len[TCPSEG_MAX_OUT])
 {
@@ -142,8 +112,7 @@ int tcpseg_split(const uint8_t *frame, size_t len, size_t max, uint8_t *out, siz
         if (s.version == 4) {
             put16(o + s.l3 + 2, (unsigned)(end - s.l3));
             put16(o + s.l3 + 4, (id + (unsigned)k) & 0xffff);
-            put16(o + s.l3 + 10, 0);
-            put16(o + s.l3 + 10, fold(tcpseg_sum(0, o + s.l3, s.l4 - s.l3)));
+            l4csum_ip4_refresh(o + s.l3);
         } else {
             put16(o + s.l3 + 4, (unsigned)(end - s.l4));
         }
@@ -154,7 +123,7 @@ int tcpseg_split(const uint8_t *frame, size_t len, size_t max, uint8_t *out, siz
         if (k > 0)
             f &= (uint8_t)~TCP_CWR;
         o[s.l4 + 13] = f;
-        put16(o + s.l4 + 16, tcpseg_tcp_csum(o, &s, end));
+        l4csum_refresh(o, end);   /* parses as tcpseg_parse did: cannot fail */
         out_len[k] = end;
         o += end;
         at += chunk;

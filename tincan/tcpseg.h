@@ -34,9 +34,4 @@
 int tcpseg_split(const uint8_t *frame, size_t len, size_t max, uint8_t *out, size_t out_size,
                  size_t out_len[TCPSEG_MAX_OUT]);
 
-/* The Internet checksum (RFC 1071) of LEN bytes at P, added to SUM (a
- * partial sum from an earlier call, 0 to start), not yet folded or
- * complemented. Exposed for the unit test. */
-uint32_t tcpseg_sum(uint32_t sum, const uint8_t *p, size_t len);
-
 #endif

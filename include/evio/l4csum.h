@@ -32,4 +32,13 @@ bool l4csum_is_partial(const uint8_t *frame, size_t len);
 /* Completes the checksum of FRAME (LEN bytes) in place if it is partial. */
 enum l4csum_result l4csum_complete(uint8_t *frame, size_t len);
 
+/* Computes FRAME's TCP/UDP checksum anew and writes it, whatever the field
+ * held (for a segment whose bytes or lengths were changed: tincan/tcpseg.h).
+ * False, and FRAME untouched, if it is not a frame this module understands. */
+bool l4csum_refresh(uint8_t *frame, size_t len);
+
+/* Computes the checksum of the IPv4 header at IP (its length from its IHL
+ * field, which the caller has checked) anew and writes it. */
+void l4csum_ip4_refresh(uint8_t *ip);
+
 #endif

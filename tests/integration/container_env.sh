@@ -16,14 +16,7 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$EVT_TOP/tests/lib/deb.sh"
 source "$EVT_TOP/tests/lib/container.sh"
 evt_init
-CTR_NAMES=()
-cleanup() {
-  local rc=$?
-  set +e
-  [ ${#CTR_NAMES[@]} -gt 0 ] && ctr_rm "${CTR_NAMES[@]}"
-  (exit "$rc"); evt_cleanup
-}
-trap cleanup EXIT
+ctr_cleanup_trap
 
 ctr_image
 ns_add env

@@ -29,16 +29,7 @@ source "$(dirname "$0")/../lib/e2e.sh"
 source "$EVT_TOP/tests/lib/deb.sh"
 source "$EVT_TOP/tests/lib/container.sh"
 evt_init
-CTR_NAMES=()
-cleanup() {
-  local rc=$?
-  set +e
-  local n
-  for n in "${CTR_NAMES[@]}"; do ctr logs "$n" >"$EVT_TMP/ctr-${n#"$EVT_PREFIX"}.log" 2>&1; done
-  [ ${#CTR_NAMES[@]} -gt 0 ] && ctr_rm "${CTR_NAMES[@]}"
-  (exit "$rc"); evt_cleanup
-}
-trap cleanup EXIT
+ctr_cleanup_trap
 
 ctr_image
 log "image: $(ctr image inspect -f '{{.Id}}' "$CTR_IMAGE" | cut -c1-12)," \

@@ -20,16 +20,7 @@ source "$EVT_TOP/tests/lib/deb.sh"
 source "$EVT_TOP/tests/lib/container.sh"
 evt_init
 python3 -c 'import yaml' 2>/dev/null || fail "python3-yaml is not installed (scripts/deps.sh)"
-CTR_NAMES=()
-cleanup() {
-  local rc=$?
-  set +e
-  local n
-  for n in "${CTR_NAMES[@]}"; do ctr logs "$n" >"$EVT_TMP/ctr-${n#"$EVT_PREFIX"}.log" 2>&1; done
-  [ ${#CTR_NAMES[@]} -gt 0 ] && ctr_rm "${CTR_NAMES[@]}"
-  (exit "$rc"); evt_cleanup
-}
-trap cleanup EXIT
+ctr_cleanup_trap
 
 DS=$EVT_TOP/packaging/k8s/evio-daemonset.yaml
 POD=$EVT_TOP/tests/lib/k8s_podman.py

@@ -15,8 +15,8 @@
 #  4. a DHCP client behind the far node gets a lease from dnsmasq on node1;
 #     with its veth's default offloads (partial TCP/UDP checksums) it then
 #     talks TCP and UDP to its own node and to node1, and its multicast
-#     reaches every node once; with 2% loss into node1 (its segments carry
-#     SACK options, which OVS makes too long), no link drops a frame;
+#     reaches every node once; with 2% loss into the client (its segments
+#     carry SACK options, which OVS makes too long), no link drops a frame;
 #  5. a host moved to another node is reachable again within 10 s of its
 #     gratuitous ARPs;
 #  6. a TCP transfer across 3 hops survives the cut of the overlay link in
@@ -218,12 +218,13 @@ for i in $all; do
 done
 log "   $H (tx checksum offload on) echoes 1 MB over TCP and a UDP datagram with node$FAR (same bridge) and node1 (3 hops); its multicast reached all $N nodes once"
 
-# 4b. Segments with SACK blocks. node1 drops 1 in 50 of the segments H sends
-# it, so node1's echo carries SACK options. OVS 3.1's userspace TSO cuts
-# node1's TSO packets for the link TAP as if the TCP header had no options
-# (tincan/tcpseg.h), making segments up to 26 bytes longer than the link's
-# MTU: evio-tincan must cut them again, not drop them (dropped, they stall
-# the connection for seconds: the flake this check was written for).
+# 4b. Segments with SACK blocks. H drops 1 in 50 of the segments node1's
+# echo sends it, so H's own data segments carry SACK options. H sends them
+# as TSO packets into node$FAR's OVS (a veth's default offloads), and OVS
+# 3.1's userspace TSO cuts them for the link TAP as if the TCP header had no
+# options (tincan/tcpseg.h), making segments up to 26 bytes longer than the
+# link's MTU: evio-tincan must cut them again, not drop them (dropped, they
+# stall the connection for seconds: the flake this check was written for).
 oversize_all() {
   local i t=0
   for i in $all; do
@@ -231,25 +232,25 @@ oversize_all() {
   done
   echo "$t"
 }
-reseg1() { node_status 1 "$(node_dir 1)" | jq '[.overlays[0].links[].tcp_resegmented // 0] | add // 0'; }
-over0=$(oversize_all) reseg0=$(reseg1)
-ns node1 nft -f - <<NFT || fail "nftables loss rule in node1"
+reseg_far() { node_status "$FAR" "$(node_dir "$FAR")" | jq '[.overlays[0].links[].tcp_resegmented // 0] | add // 0'; }
+over0=$(oversize_all) reseg0=$(reseg_far)
+ns "$H" nft -f - <<NFT || fail "nftables loss rule in $H"
 table inet sackloss {
   chain input {
     type filter hook input priority 0; policy accept;
-    iifname "evbr0" tcp dport 7000 numgen random mod 50 == 0 drop
+    iifname "eth0" tcp sport 7000 numgen random mod 50 == 0 drop
   }
 }
 NFT
 for k in 1 2 3; do
   l4_echo_check "$H" 10.250.0.1 7000 || fail "$H: TCP to node1 with 2% loss, transfer $k (see above)"
 done
-ns node1 nft delete table inet sackloss
-over1=$(oversize_all) reseg=$(( $(reseg1) - reseg0 ))
+ns "$H" nft delete table inet sackloss
+over1=$(oversize_all) reseg=$(( $(reseg_far) - reseg0 ))
 [ "$over1" = "$over0" ] \
   || fail "links dropped $((over1 - over0)) oversize frames during the transfers with SACK (expected 0)"
-[ "$reseg" -gt 0 ] || fail "node1 cut no TCP segment: the transfers did not exercise oversize segments"
-log "   with 2% loss into node1: 3 MB echoed intact; node1 cut $reseg TCP segments that OVS made too long, no link dropped a frame"
+[ "$reseg" -gt 0 ] || fail "node$FAR cut no TCP segment: the transfers did not exercise oversize segments"
+log "   with 2% loss into $H: 3 MB echoed intact; node$FAR cut $reseg of $H's TCP segments that OVS made too long, no link dropped a frame"
 
 # ---- 5. host move ----------------------------------------------------------
 

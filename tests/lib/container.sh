@@ -78,6 +78,20 @@ ctr_image() {
 }
 
 # ctr_rm NAME...: containers gone, running or not
+# ctr_cleanup_trap: on exit, save the logs of every container named in
+# CTR_NAMES into $EVT_TMP/ctr-NAME.log (shown with a failed run's logs),
+# remove them, then evt_cleanup.
+CTR_NAMES=()
+_ctr_cleanup() {
+  local rc=$?
+  set +e
+  local n
+  for n in "${CTR_NAMES[@]}"; do ctr logs "$n" >"$EVT_TMP/ctr-${n#"$EVT_PREFIX"}.log" 2>&1; done
+  [ ${#CTR_NAMES[@]} -gt 0 ] && ctr_rm "${CTR_NAMES[@]}"
+  (exit "$rc"); evt_cleanup
+}
+ctr_cleanup_trap() { trap _ctr_cleanup EXIT; }
+
 ctr_rm() {
   local n
   for n in "$@"; do ctr rm -f -t 0 "$n" >/dev/null 2>&1 || true; done

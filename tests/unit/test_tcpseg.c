@@ -19,7 +19,7 @@
 
 static uint8_t frame[70000], out[OUT];
 
-/* the one's-complement sum, byte by byte (independent of tcpseg_sum) */
+/* the one's-complement sum, byte by byte (independent of lib/l4csum.c) */
 static unsigned csum(const uint8_t *parts[], const size_t lens[], int n)
 {
     unsigned long sum = 0;
