@@ -245,9 +245,10 @@ void fastpath_flush(struct fastpath *fp)
         for (int j = 0; j < k; j++)
             bytes += len[i + j];
         int e = fp_sendmsg(fp, p, bytes, k, len[i]);
-        if (e && k > 1 && (e == EINVAL || e == EIO || e == EOPNOTSUPP)) {
-            /* this path cannot segment (datagrams above its MTU, or a
-             * device without GSO): the same ones again, one per call */
+        if (e && k > 1 && (e == EINVAL || e == EIO || e == EOPNOTSUPP || e == EMSGSIZE)) {
+            /* this path cannot segment (datagrams above its MTU: EINVAL or
+             * EMSGSIZE by kernel version, or a device without GSO): the
+             * same ones again, one per call, which the kernel fragments */
             log_info(FP_MOD, "fast path: UDP GSO refused (%s); sending one datagram per call",
                      strerror(e));
             fp->gso = false;
