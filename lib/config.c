@@ -557,7 +557,7 @@ static const struct jf_rule config_rule_ifpattern = {
 static const char *const config_default_ignore[] = {
     "flannel*", "cni*", "docker*", "veth*", "cali*", "vxlan.calico", "vxlan-v6.calico",
     "wireguard.cali", "tunl0", "cilium_*", "lxc*", "weave", "kube-ipvs0", "kube-bridge",
-    "kube-dummy-if", "nodelocaldns", "antrea-*", "virbr*", "podman*",
+    "kube-dummy-if", "nodelocaldns", "antrea-*", "virbr*", "podman*", "lxdbr*", "incusbr*",
 };
 
 static bool config_ignore_add(struct config_ctx *c, const char *key, const char *s,

@@ -78,7 +78,7 @@ static void test_minimal_defaults(void)
     CHECK(cfg.n_stun == 0);
     CHECK(cfg.n_turn == 0);
     /* the container, CNI and VM-host defaults (evio.conf(5)), as patterns */
-    CHECK(cfg.n_ignore == 19);
+    CHECK(cfg.n_ignore == 21);
     CHECK_STR(cfg.ignore_interfaces[0], "flannel*");
     CHECK_STR(cfg.ignore_interfaces[1], "cni*");
     CHECK_STR(cfg.ignore_interfaces[3], "veth*");
@@ -265,11 +265,12 @@ static void test_ignore_patterns(void)
     CHECK(parse("{" XMPP_OK ",'ice':{'ignore_interfaces':['wg*','@defaults','eth1']},"
                 LAB_OK "}", &cfg, &err) == 0);
     CHECK_STR(err, NULL);
-    CHECK(cfg.n_ignore == 21);
+    CHECK(cfg.n_ignore == 23);
     CHECK_STR(cfg.ignore_interfaces[0], "wg*");
     CHECK_STR(cfg.ignore_interfaces[1], "flannel*");
     CHECK_STR(cfg.ignore_interfaces[19], "podman*");
-    CHECK_STR(cfg.ignore_interfaces[20], "eth1");
+    CHECK_STR(cfg.ignore_interfaces[21], "incusbr*");
+    CHECK_STR(cfg.ignore_interfaces[22], "eth1");
     config_free(&cfg);
 }
 

@@ -52,7 +52,7 @@ static void test_default_patterns(void)
         "veth1a2b3c4d", "vethwe-bridge", "cali1234567890a", "vxlan.calico", "vxlan-v6.calico",
         "wireguard.cali", "tunl0", "cilium_host", "cilium_vxlan", "lxc9f8e7d", "weave",
         "kube-ipvs0", "kube-bridge", "kube-dummy-if", "nodelocaldns", "antrea-gw0", "virbr0",
-        "podman0",
+        "podman0", "lxdbr0", "incusbr0",
     };
     static const char *const in[] = {
         "eth0", "enp3s0", "wlan0", "ens5", "br-lan", "bond0", "eth0.100", "wg0", "ppp0",
