@@ -9,7 +9,7 @@
 # file unreadable (mode 0600, another owner: root without
 # CAP_DAC_OVERRIDE cannot read it) or missing, both password variables,
 # EVIO_XMPP_USER not a JID, EVIO_TURN_SERVER without a port number,
-# EVIO_OVS unknown. Then the same environment with the mistake fixed
+# EVIO_OVS unknown, EVIO_KEEP_BRIDGE not true/false. Then the same environment with the mistake fixed
 # passes the check (the container gets as far as running evio).
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
@@ -78,6 +78,7 @@ try EVIO_TURN_SERVER "${GOOD[@]}" -e EVIO_TURN_SERVER=turn.example.org:x -e EVIO
 try EVIO_TURN_USER "${GOOD[@]}" -e EVIO_TURN_SERVER=turn.example.org:3478 -e EVIO_TURN_PASSWORD=p
 try EVIO_LOG_LEVEL "${GOOD[@]}" -e EVIO_LOG_LEVEL=loud
 try EVIO_OVS "${GOOD[@]}" -e EVIO_OVS=guest
+try EVIO_KEEP_BRIDGE "${GOOD[@]}" -e EVIO_KEEP_BRIDGE=yes
 log "$n bad environments refused"
 
 log "the good environment passes the check: the container runs evio"

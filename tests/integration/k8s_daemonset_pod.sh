@@ -12,8 +12,12 @@
 #
 #  - two pods on node1 and node2 link directly, take distinct "auto"
 #    addresses, ping each other, and the readiness probe passes;
-#  - a pod killed (as a node drain or crash does) and started again on the
-#    same hostPath keeps its node ID and address and links back.
+#  - a pod stopped as Kubernetes stops it (SIGTERM, grace period) leaves
+#    the bridge's interface to the next pod (EVIO_KEEP_BRIDGE=true in the
+#    ConfigMap): a vxlan made on it as flanneld makes flannel.1 survives,
+#    and the bridge keeps its interface index; the pod started again on the
+#    same hostPath takes the bridge over, keeps its node ID and address and
+#    links back.
 set -euo pipefail
 source "$(dirname "$0")/../lib/e2e.sh"
 source "$EVT_TOP/tests/lib/deb.sh"
@@ -89,9 +93,21 @@ for i in 1 2; do
 done
 log "addresses $ip1 and $ip2 (auto), ping both ways; both logged in as k8s@evio.test/<node name>"
 
-log "node2's pod killed and started again on the same hostPath"
+log "node2's pod stopped as Kubernetes stops it, with flannel.1 on its bridge, and started again"
 id2=$(node_id 2)
-ctr rm -f -t 0 "${EVT_PREFIX}evio-pod2" >/dev/null
+ns node2 ip link add flannel.1 type vxlan id 1 dev evio-lab dstport 8472 nolearning \
+  || fail "cannot make flannel.1 on node2's evio-lab"
+ns node2 ip link set flannel.1 up
+idx() { ns node2 cat "/sys/class/net/$1/ifindex"; }
+before="$(idx evio-lab)/$(idx flannel.1)"
+t0=$(date +%s%N)
+ctr stop -t 30 "${EVT_PREFIX}evio-pod2" >/dev/null || fail "podman stop of node2's pod failed"
+code=$(ctr inspect -f '{{.State.ExitCode}}' "${EVT_PREFIX}evio-pod2")
+[ "$code" = 0 ] || fail "node2's pod exited $code on SIGTERM, expected 0"
+stop_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+gone="$(idx evio-lab 2>/dev/null || echo gone)/$(idx flannel.1 2>/dev/null || echo gone)"
+[ "$gone" = "$before" ] || fail "the pod's stop changed evio-lab/flannel.1 (ifindex $before -> $gone)"
+ctr rm "${EVT_PREFIX}evio-pod2" >/dev/null
 wait_until 30 "node1 to see the link to node2 gone" eval '! links_connected 1 1'
 t0=$(date +%s%N)
 pod_run 2
@@ -101,4 +117,6 @@ wait_until 60 "the new pod linked" eval 'links_connected 1 1 && links_connected 
 wait_until 30 "the new pod ready" pod_ready 2
 [ "$(node_ip 2)" = "$ip2" ] || fail "the new pod has address $(node_ip 2), was $ip2"
 node_wait_ping 1 "$ip2" 15
-log "node2 back as ${id2:0:12} at $ip2, linked and ready $(( ($(date +%s%N) - t0) / 1000000 )) ms after podman run"
+after="$(idx evio-lab 2>/dev/null || echo gone)/$(idx flannel.1 2>/dev/null || echo gone)"
+[ "$after" = "$before" ] || fail "the new pod recreated evio-lab or lost flannel.1 (ifindex $before -> $after)"
+log "stopped in $stop_ms ms (exit 0), evio-lab and flannel.1 kept (ifindex $after); node2 back as ${id2:0:12} at $ip2, linked and ready $(( ($(date +%s%N) - t0) / 1000000 )) ms after podman run"

@@ -102,6 +102,7 @@ ds_broken tolerations "no toleration {operator: Exists}" tol 's/- operator: Exis
 ds_broken "priority class" "not system-node-critical" prio 's/system-node-critical/system-cluster-critical/'
 ds_broken "readiness probe" "is not the image's HEALTHCHECK" probe 's/"wait", "--timeout", "3"/"status"/'
 ds_broken "XMPP resource" "does not end in /\$(NODE_NAME)" res 's|"$(XMPP_ACCOUNT)/$(NODE_NAME)"|"$(XMPP_ACCOUNT)"|'
+ds_broken "bridge kept" "EVIO_KEEP_BRIDGE is 'false'" keep 's/EVIO_KEEP_BRIDGE: "true"/EVIO_KEEP_BRIDGE: "false"/'
 ds_broken "renamed variable" "EVIO_POOL is set, but the entrypoint does not read it" \
   rename '' 's/EVIO_POOL/EVIO_ADDRESS_POOL/g'
 

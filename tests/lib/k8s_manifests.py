@@ -169,6 +169,9 @@ def check_daemonset(rendered, entrypoint, dockerfile, makefile):
     if env.get("EVIO_ADDRESS") != "auto" or not env.get("EVIO_POOL"):
         bad("EVIO_ADDRESS is %r with EVIO_POOL %r, not auto with a pool"
             % (env.get("EVIO_ADDRESS"), env.get("EVIO_POOL")))
+    if env.get("EVIO_KEEP_BRIDGE") != "true":
+        bad("EVIO_KEEP_BRIDGE is %r, not \"true\": a pod stop would delete the bridge and "
+            "flannel.1 with it" % env.get("EVIO_KEEP_BRIDGE"))
     if "EVIO_XMPP_PASSWORD" in env or "EVIO_TURN_PASSWORD" in env:
         bad("a password is given inline (EVIO_XMPP_PASSWORD/EVIO_TURN_PASSWORD): use the Secret's file")
     words = code_words(entrypoint)
