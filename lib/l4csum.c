@@ -11,6 +11,7 @@
 
 /* Where the checksum of one TCP/UDP segment lives and what covers it. */
 struct l4csum_loc {
+    size_t l3;                      /* offset of the IP header */
     size_t l4;                      /* offset of the TCP/UDP header */
     size_t l4_len;                  /* header and payload, from the IP header */
     size_t field;                   /* offset of the checksum field */
@@ -94,6 +95,7 @@ static bool l4csum_locate(const uint8_t *f, size_t len, struct l4csum_loc *loc)
         type = l4csum_rd16(f + off);
     }
     off += 2;
+    loc->l3 = off;
     uint8_t proto;
     loc->ip4 = type == 0x0800;
     if (loc->ip4 ? !l4csum_locate_ip4(f, len, off, &proto, loc)
@@ -121,6 +123,16 @@ static bool l4csum_partial_at(const uint8_t *f, const struct l4csum_loc *loc)
     if (loc->udp && loc->ip4 && have == 0)
         return false;
     return have == l4csum_fold(loc->pseudo);
+}
+
+bool l4csum_segment(const uint8_t *frame, size_t len, struct l4csum_segment *out)
+{
+    struct l4csum_loc loc;
+    if (!l4csum_locate(frame, len, &loc))
+        return false;
+    *out = (struct l4csum_segment){ .l3 = loc.l3, .l4 = loc.l4, .end = loc.l4 + loc.l4_len,
+                                    .ip4 = loc.ip4, .udp = loc.udp };
+    return true;
 }
 
 bool l4csum_is_partial(const uint8_t *frame, size_t len)

@@ -5,12 +5,7 @@
 
 #include "evio/l4csum.h"
 
-#define ETH_HLEN_      14
-#define VLAN_HLEN_     4
-#define IPV4_HLEN_MIN  20
-#define IPV6_HLEN      40
 #define TCP_HLEN_MIN   20
-#define IPPROTO_TCP_   6
 
 #define TCP_FIN 0x01
 #define TCP_PSH 0x08
@@ -37,44 +32,17 @@ struct tcpseg_shape {
     int version;      /* 4 or 6 */
 };
 
+/* The frame's TCP segment, found as lib/l4csum.c finds segments (the same
+ * frames it can check are the ones we can cut). */
 static int tcpseg_parse(const uint8_t *f, size_t len, struct tcpseg_shape *s)
 {
-    size_t off = ETH_HLEN_;
-    if (len < off)
+    struct l4csum_segment g;
+    if (!l4csum_segment(f, len, &g) || g.udp)
         return 0;
-    unsigned type = get16(f + 12);
-    for (int tags = 0; (type == 0x8100 || type == 0x88a8) && tags < 2; tags++) {
-        if (len < off + VLAN_HLEN_)
-            return 0;
-        type = get16(f + off + 2);
-        off += VLAN_HLEN_;
-    }
-    s->l3 = off;
-    if (type == 0x0800) {
-        if (len < off + IPV4_HLEN_MIN || f[off] >> 4 != 4)
-            return 0;
-        size_t ihl = (size_t)(f[off] & 0x0f) * 4;
-        size_t total = get16(f + off + 2);
-        if (ihl < IPV4_HLEN_MIN || f[off + 9] != IPPROTO_TCP_ || total < ihl
-            || off + total > len)
-            return 0;
-        if (get16(f + off + 6) & 0x3fff)   /* MF, or a fragment offset */
-            return 0;
-        s->version = 4;
-        s->l4 = off + ihl;
-        s->end = off + total;
-    } else if (type == 0x86dd) {
-        if (len < off + IPV6_HLEN || f[off] >> 4 != 6 || f[off + 6] != IPPROTO_TCP_)
-            return 0;
-        size_t plen = get16(f + off + 4);
-        if (off + IPV6_HLEN + plen > len)
-            return 0;
-        s->version = 6;
-        s->l4 = off + IPV6_HLEN;
-        s->end = off + IPV6_HLEN + plen;
-    } else {
-        return 0;
-    }
+    s->l3 = g.l3;
+    s->l4 = g.l4;
+    s->end = g.end;
+    s->version = g.ip4 ? 4 : 6;
     if (s->end < s->l4 + TCP_HLEN_MIN)
         return 0;
     size_t doff = (size_t)(f[s->l4 + 12] >> 4) * 4;

@@ -26,6 +26,19 @@ enum l4csum_result {
     L4CSUM_COMPLETED,   /* it was partial and now holds the full checksum */
 };
 
+/* Where a frame's TCP or UDP segment lies, as this module reads it. */
+struct l4csum_segment {
+    size_t l3;          /* offset of the IP header */
+    size_t l4;          /* offset of the TCP/UDP header */
+    size_t end;         /* end of the IP packet (Ethernet padding left out) */
+    bool ip4;           /* else IPv6 */
+    bool udp;           /* else TCP */
+};
+
+/* Finds the TCP or UDP segment of FRAME (LEN bytes), a frame of the kinds
+ * above; false if it is none. */
+bool l4csum_segment(const uint8_t *frame, size_t len, struct l4csum_segment *out);
+
 /* True if l4csum_complete() would complete FRAME (LEN bytes). */
 bool l4csum_is_partial(const uint8_t *frame, size_t len);
 

@@ -65,11 +65,6 @@ evio_address() { echo auto; }
 node_ip() {
   ip -n "${EVT_PREFIX}node$1" -4 -o addr show dev evio-lab | awk '{ sub(/\/.*/, "", $4); print $4; exit }' | grep .
 }
-node_id() { node_status "$1" "$(node_dir "$1")" | jq -er .node_id; }
-# links_connected I N: node I has N connected links
-links_connected() {
-  [ "$(node_status "$1" "$(node_dir "$1")" | jq '[.overlays[0].links[] | select(.state == "connected")] | length')" = "$2" ]
-}
 # link_to I PEER_ID: node I's link to PEER_ID as JSON
 link_to() {
   node_status "$1" "$(node_dir "$1")" | jq -ec --arg p "$2" '.overlays[0].links[] | select(.peer == $p)'
@@ -92,7 +87,7 @@ evio_run 2
 for i in 1 2; do
   wait_until 30 "evio$i's control socket" node_status "$i" "$(node_dir "$i")"
 done
-wait_until 60 "evio1 and evio2 linked" eval 'links_connected 1 1 && links_connected 2 1'
+wait_until 60 "evio1 and evio2 linked" eval 'node_links_connected 1 1 && node_links_connected 2 1'
 log "linked $(( ($(date +%s%N) - t0) / 1000000 )) ms after podman run"
 node_assert_direct 1 "$(node_dir 1)"
 node_assert_direct 2 "$(node_dir 2)"
@@ -133,14 +128,14 @@ done
 log "a third container joins the running overlay"
 t0=$(date +%s%N)
 evio_run 3
-wait_until 60 "evio3 linked to both" links_connected 3 2
+wait_until 60 "evio3 linked to both" node_links_connected 3 2
 wait_until 30 "evio3 ready" ready 3
 ip3=$(node_ip 3)
 wait_until 30 "evio3 answering ping from node1" ns node1 ping -c 1 -W 1 "$ip3"
 join_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 log "evio3 ($ip3) joined: 2 links and a ping answered $join_ms ms after podman run"
 [ "$ip3" != "$ip1" ] && [ "$ip3" != "$ip2" ] || fail "evio3 took an address already in use: $ip3"
-wait_until 30 "evio1 and evio2 linked to evio3" eval 'links_connected 1 2 && links_connected 2 2'
+wait_until 30 "evio1 and evio2 linked to evio3" eval 'node_links_connected 1 2 && node_links_connected 2 2'
 
 log "sidecar: an application in evio1's network namespace reaches node2's over the overlay"
 l4_echo_start node2 "$ip2" 7000
@@ -173,7 +168,7 @@ ctr rm "${EVT_PREFIX}evio2" >/dev/null
 evio_run 2
 wait_until 30 "the new evio2's control socket" node_status 2 "$(node_dir 2)"
 [ "$(node_id 2)" = "$id2" ] || fail "the new evio2 has node ID $(node_id 2), was $id2"
-wait_until 60 "the new evio2 linked to both" links_connected 2 2
+wait_until 60 "the new evio2 linked to both" node_links_connected 2 2
 wait_until 30 "evio2 ready again" ready 2
 [ "$(node_ip 2)" = "$ip2" ] || fail "the new evio2 has address $(node_ip 2), was $ip2"
 node_wait_ping 1 "$ip2" 15

@@ -62,13 +62,9 @@ pod_ready() {
   mapfile -d '' probe < <(python3 "$POD" probe "$DS")
   ctr exec "${EVT_PREFIX}evio-pod$1" "${probe[@]}" >/dev/null 2>&1
 }
-links_connected() {
-  [ "$(node_status "$1" "$(node_dir "$1")" | jq '[.overlays[0].links[] | select(.state == "connected")] | length')" = "$2" ]
-}
 node_ip() {
   node_status "$1" "$(node_dir "$1")" | jq -er '.overlays[0].ip | select(. != null) | sub("/.*"; "")'
 }
-node_id() { node_status "$1" "$(node_dir "$1")" | jq -er .node_id; }
 
 log "the DaemonSet's pod on node1 and node2: $(python3 "$POD" args "$DS" node1 /run/netns/X \
   '{"hostpaths": {"/var/lib/evio": "/x"}, "secret_dir": "/s"}' | tr '\0' ' ' | cut -c1-400)..."
@@ -78,7 +74,7 @@ pod_run 2
 for i in 1 2; do
   wait_until 30 "node$i pod's control socket" node_status "$i" "$(node_dir "$i")"
 done
-wait_until 60 "the two pods linked" eval 'links_connected 1 1 && links_connected 2 1'
+wait_until 60 "the two pods linked" eval 'node_links_connected 1 1 && node_links_connected 2 1'
 node_assert_direct 1 "$(node_dir 1)"
 for i in 1 2; do wait_until 30 "node$i's pod ready (the readiness probe)" pod_ready "$i"; done
 log "linked and ready $(( ($(date +%s%N) - t0) / 1000000 )) ms after podman run"
@@ -98,25 +94,27 @@ id2=$(node_id 2)
 ns node2 ip link add flannel.1 type vxlan id 1 dev evio-lab dstport 8472 nolearning \
   || fail "cannot make flannel.1 on node2's evio-lab"
 ns node2 ip link set flannel.1 up
-idx() { ns node2 cat "/sys/class/net/$1/ifindex"; }
-before="$(idx evio-lab)/$(idx flannel.1)"
+# indexes: node2's "evio-lab/flannel.1" interface indexes ("gone" for one gone)
+idx() { ns node2 cat "/sys/class/net/$1/ifindex" 2>/dev/null || echo gone; }
+indexes() { echo "$(idx evio-lab)/$(idx flannel.1)"; }
+before=$(indexes)
 t0=$(date +%s%N)
 ctr stop -t 30 "${EVT_PREFIX}evio-pod2" >/dev/null || fail "podman stop of node2's pod failed"
 code=$(ctr inspect -f '{{.State.ExitCode}}' "${EVT_PREFIX}evio-pod2")
 [ "$code" = 0 ] || fail "node2's pod exited $code on SIGTERM, expected 0"
 stop_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-gone="$(idx evio-lab 2>/dev/null || echo gone)/$(idx flannel.1 2>/dev/null || echo gone)"
-[ "$gone" = "$before" ] || fail "the pod's stop changed evio-lab/flannel.1 (ifindex $before -> $gone)"
+now=$(indexes)
+[ "$now" = "$before" ] || fail "the pod's stop changed evio-lab/flannel.1 (ifindex $before -> $now)"
 ctr rm "${EVT_PREFIX}evio-pod2" >/dev/null
-wait_until 30 "node1 to see the link to node2 gone" eval '! links_connected 1 1'
+wait_until 30 "node1 to see the link to node2 gone" eval '! node_links_connected 1 1'
 t0=$(date +%s%N)
 pod_run 2
 wait_until 30 "the new pod's control socket" node_status 2 "$(node_dir 2)"
 [ "$(node_id 2)" = "$id2" ] || fail "the new pod has node ID $(node_id 2), was $id2"
-wait_until 60 "the new pod linked" eval 'links_connected 1 1 && links_connected 2 1'
+wait_until 60 "the new pod linked" eval 'node_links_connected 1 1 && node_links_connected 2 1'
 wait_until 30 "the new pod ready" pod_ready 2
 [ "$(node_ip 2)" = "$ip2" ] || fail "the new pod has address $(node_ip 2), was $ip2"
 node_wait_ping 1 "$ip2" 15
-after="$(idx evio-lab 2>/dev/null || echo gone)/$(idx flannel.1 2>/dev/null || echo gone)"
+after=$(indexes)
 [ "$after" = "$before" ] || fail "the new pod recreated evio-lab or lost flannel.1 (ifindex $before -> $after)"
 log "stopped in $stop_ms ms (exit 0), evio-lab and flannel.1 kept (ifindex $after); node2 back as ${id2:0:12} at $ip2, linked and ready $(( ($(date +%s%N) - t0) / 1000000 )) ms after podman run"

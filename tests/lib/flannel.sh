@@ -110,8 +110,16 @@ flannel_candidates() {
   done
 }
 
-# _ifindex I IF: IF's interface index in node I (fails if IF is gone)
-_ifindex() { ns "node$1" cat "/sys/class/net/$2/ifindex"; }
+# _ifindex I IF: IF's interface index in node I, or "gone"
+_ifindex() { ns "node$1" cat "/sys/class/net/$2/ifindex" 2>/dev/null || echo gone; }
+# _indexes BACKEND: "evbr0/flannel.1" interface indexes of nodes 1..3
+# (flannel.1 as "-" for host-gw)
+_indexes() {
+  local i
+  for i in 1 2 3; do
+    printf '%s/%s ' "$(_ifindex "$i" evbr0)" "$( [ "$1" = vxlan ] && _ifindex "$i" flannel.1 || echo -)"
+  done
+}
 
 # _pods_reach: every pod pings every other pod once
 _pods_reach() {
@@ -127,11 +135,13 @@ _pods_reach() {
 _median_rtt() {
   ns "$1" ping -c 21 -i 0.05 -W 2 "$2" | sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | sort -n | sed -n 11p
 }
+# _listening NS PORT: a TCP socket listens on PORT in namespace NS
+_listening() { ns "$1" ss -Hltn "sport = :$2" | grep -q .; }
 # _iperf NS_CLIENT NS_SERVER IP: TCP throughput in Mbit/s over 3 s
 _iperf() {
   bg "$2" "$EVT_TMP/iperf-$2.log" iperf3 -s -1 -B "$3" >/dev/null
   local pid=${EVT_PIDS[-1]}
-  wait_until 10 "iperf3 listening in $2" sh -c "ip netns exec $EVT_PREFIX$2 ss -Hltn 'sport = :5201' | grep -q ."
+  wait_until 10 "iperf3 listening in $2" _listening "$2" 5201
   ns "$1" iperf3 -c "$3" -t 3 -J | jq '.end.sum_received.bits_per_second / 1e6 | floor'
   wait "$pid" 2>/dev/null || true
 }
@@ -206,10 +216,8 @@ flannel_run() {
   log "node1 sent $on_bridge $backend packets on evbr0; 0 VXLAN or pod packets on any node's underlay"
 
   # 4. evio restarted under Flannel
-  local before=() after=()
-  for i in 1 2 3; do
-    before+=("$(_ifindex "$i" evbr0)/$( [ "$backend" = vxlan ] && _ifindex "$i" flannel.1 || echo -)")
-  done
+  local before after
+  before=$(_indexes "$backend")
   local pid=${NODE_PID[1]} kids
   kids=$(_node_children "$pid")
   kill_wait "$pid"; [ -n "$kids" ] && kill_wait $kids
@@ -218,23 +226,18 @@ flannel_run() {
   node_kill 3
   jq '.ice.ignore_interfaces = ["cni0"]' "$(node_dir 3)/config.json" >"$(node_dir 3)/config.json.new" \
     && mv "$(node_dir 3)/config.json.new" "$(node_dir 3)/config.json"
-  for i in 1 2 3; do
-    after+=("$(_ifindex "$i" evbr0 2>/dev/null || echo gone)/$( [ "$backend" = vxlan ] && { _ifindex "$i" flannel.1 2>/dev/null || echo gone; } || echo -)")
-  done
-  [ "${before[*]}" = "${after[*]}" ] \
-    || fail "evio's exit changed the bridge or flannel.1 (ifindex evbr0/flannel.1 per node): ${before[*]} -> ${after[*]}"
+  after=$(_indexes "$backend")
+  [ "$before" = "$after" ] \
+    || fail "evio's exit changed the bridge or flannel.1 (ifindex evbr0/flannel.1 per node): $before -> $after"
   for i in 1 2 3; do node_start "$i" "$(node_dir "$i")"; done
   t0=$(date +%s%N)
   wait_until 90 "every pod to reach every other pod after evio restarted" _pods_reach
   local back_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  after=()
-  for i in 1 2 3; do
-    after+=("$(_ifindex "$i" evbr0 2>/dev/null || echo gone)/$( [ "$backend" = vxlan ] && { _ifindex "$i" flannel.1 2>/dev/null || echo gone; } || echo -)")
-  done
-  [ "${before[*]}" = "${after[*]}" ] \
-    || fail "evio's restart recreated the bridge or flannel.1 (ifindex evbr0/flannel.1 per node): ${before[*]} -> ${after[*]}"
+  after=$(_indexes "$backend")
+  [ "$before" = "$after" ] \
+    || fail "evio's restart recreated the bridge or flannel.1 (ifindex evbr0/flannel.1 per node): $before -> $after"
   l4_echo_check pod1 "$(flannel_pod_ip 2)" 7000 || fail "pod1 -> pod2 after the restarts: TCP/UDP (see above)"
-  log "evio stopped (node1 SIGTERM, node2 and node3 kill -9) and started: evbr0/flannel.1 ifindexes unchanged (${after[*]}); pods reach each other $back_ms ms after the starts, 1 MB echoed intact"
+  log "evio stopped (node1 SIGTERM, node2 and node3 kill -9) and started: evbr0/flannel.1 ifindexes unchanged ($after); pods reach each other $back_ms ms after the starts, 1 MB echoed intact"
 
   # candidates of the links made after the restart, with Flannel in place
   local c n=0 bad=

@@ -15,6 +15,7 @@
 #   node_kill I DIR         SIGKILL evio and its helpers (a crash; OVS stays)
 #   node_stop I DIR         SIGTERM evio, kill leftovers, stop OVS
 #   node_status I DIR       evioctl status as JSON (stdout)
+#   node_id I, node_links_connected I N   its node ID; whether N links are connected
 #   node_wait_link I DIR STATE SECONDS   until the first link has STATE
 #   node_wait_xmpp I DIR STATE SECONDS   until xmpp.state is STATE
 #   node_assert_direct I DIR   every connected link of node I on a direct pair
@@ -107,6 +108,15 @@ node_status() {
 # node_helper_pid I DIR NAME: PID of helper NAME (evio-tincan, evio-switchctl) from status.
 node_helper_pid() {
   node_status "$1" "$2" | jq -er --arg n "$3" '.helpers[] | select(.name == $n) | .pid'
+}
+
+# node_id I: node I's ID, from status (node I in $(node_dir I)).
+node_id() { node_status "$1" "$(node_dir "$1")" | jq -er .node_id; }
+
+# node_links_connected I N: node I (in $(node_dir I)) has N connected links
+# in its first overlay.
+node_links_connected() {
+  [ "$(node_status "$1" "$(node_dir "$1")" | jq '[.overlays[0].links[] | select(.state == "connected")] | length')" = "$2" ]
 }
 
 # node_link I DIR [FIELD]: the first link of the first overlay (or one field of it).
